@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# Build: bpf/mcguard.bpf.c -> .output/mcguard.bpf.o -> .output/mcguard.skel.h
+# -> .output/mcguard (the one binary). Every build product goes to .output/.
+
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Map the machine name onto the kernel's ARCH names used by vmlinux/ and clang.
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_DIR := vmlinux/$(subst x86,x86_64,$(subst arm64,aarch64,$(ARCH)))
+VMLINUX_H := $(VMLINUX_DIR)/vmlinux.h
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf json-c 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs libbpf json-c 2>/dev/null || echo -lbpf -ljson-c) -lelf -lz
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) $(DEP_CFLAGS) \
+	  -DMCG_VERSION='"$(VERSION)"'
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(VMLINUX_DIR)
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+# Objects with no main() and no skeleton, linked into the unit tests too.
+LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o $(OUTPUT)/user/policy.o
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+
+.DELETE_ON_ERROR:
+.PHONY: all clean check check-unit check-root deps install demo vmlinux
+
+all: $(OUTPUT)/mcguard
+
+$(VMLINUX_H):
+	@echo "No $(VMLINUX_H) for ARCH=$(ARCH) ($(shell uname -m))." >&2
+	@echo "Generate it on a kernel with BTF: make vmlinux" >&2
+	@exit 1
+
+# Regenerate the kernel type header from the running kernel's BTF.
+vmlinux:
+	$(Q)mkdir -p $(VMLINUX_DIR)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
+
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/mcguard.bpf.o: bpf/mcguard.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/mcguard.skel.h: $(OUTPUT)/mcguard.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name mcguard_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c Makefile | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The loader includes the skeleton, so it waits for it.
+$(OUTPUT)/user/guard.o: $(OUTPUT)/mcguard.skel.h
+
+$(OUTPUT)/mcguard: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(DEP_LIBS) -o $@
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
+
+# Install the build and test packages that are missing (Debian and Ubuntu).
+deps:
+	$(Q)./tests/deps.sh
+
+check-unit: $(UNIT_TESTS)
+	$(Q)./tests/run-unit.sh $(UNIT_TESTS)
+
+check-root: $(OUTPUT)/mcguard
+	$(Q)./tests/run-root.sh
+
+# Every test layer: unit tests, then root integration and end-to-end tests.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)./tests/run-all.sh $(UNIT_TESTS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./tests/demo.sh
+
+install: $(OUTPUT)/mcguard
+	install -D -m 0755 $(OUTPUT)/mcguard $(DESTDIR)$(PREFIX)/sbin/mcguard
+	install -D -m 0644 deploy/mcguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/mcguard.8
+
+clean:
+	rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* attach, detach and status. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "cgroup.h"
+#include "cli.h"
+#include "format.h"
+#include "guard.h"
+#include "log.h"
+#include "policy.h"
+#include "spec.h"
+
+/* Resolve CGROUP for attach; exit code MCG_EXIT_USAGE with a message on bad input. */
+static int resolve_operand(struct mcg_cli *cli, struct mcg_cgroup *cg)
+{
+	char error[PATH_MAX + 128];
+
+	if (cli->argc != 1) {
+		pr_err("'mcguard %s' takes exactly one CGROUP (got %d); try 'mcguard %s --help'",
+		       cli->command, cli->argc, cli->command);
+		return MCG_EXIT_USAGE;
+	}
+	if (mcg_cgroup_resolve(cli->argv[0], cg, error, sizeof(error))) {
+		pr_err("%s", error);
+		return MCG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Refuse cgroups where a guard would cut off more than the catcher. */
+static int check_attach_target(const struct mcg_cli *cli, const struct mcg_cgroup *cg)
+{
+	char child[NAME_MAX + 1];
+
+	if (!strcmp(cg->rel, "/")) {
+		pr_err("refusing to attach to the cgroup2 root %s: the guard would cut every process on the host off the network; attach to the catcher's own cgroup",
+		       cg->path);
+		return MCG_EXIT_USAGE;
+	}
+	if (cli->force)
+		return 0;
+	if (mcg_cgroup_contains_self(cg)) {
+		pr_err("refusing to attach to %s: it contains mcguard itself, so your shell or service would be guarded too; use 'mcguard run', or pass --force",
+		       cg->path);
+		return MCG_EXIT_USAGE;
+	}
+	if (mcg_cgroup_find_populated_child(cg->path, child, sizeof(child)) > 0) {
+		pr_err("refusing to attach to %s: its child cgroup %s has processes that the guard would cut off the network too; attach to the catcher's own cgroup, or pass --force",
+		       cg->path, child);
+		return MCG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int mcg_cmd_attach(struct mcg_cli *cli)
+{
+	struct mcg_state state;
+	struct mcg_cgroup cg;
+	char summary[2048];
+	bool existed, created;
+	int code, err;
+
+	code = resolve_operand(cli, &cg);
+	if (code)
+		return code;
+	code = check_attach_target(cli, &cg);
+	if (code)
+		return code;
+	code = mcg_require_root(cli);
+	if (code)
+		return code;
+
+	created = !mcg_state_exists(cli->pin_root);
+	if (mcg_state_open(&state, cli->pin_root, true))
+		return MCG_EXIT_FAILURE;
+	err = mcg_guard_attach(&state, &cg, &cli->policy, &existed);
+	if (err) {
+		if (created)
+			mcg_state_remove_if_unused(&state);
+		mcg_state_close(&state);
+		return MCG_EXIT_FAILURE;
+	}
+	mcg_state_close(&state);
+
+	mcg_policy_summary(&cli->policy, summary, sizeof(summary));
+	mcg_audit("%s cgroup=%s id=%llu %s", existed ? "policy-update" : "attach", cg.rel,
+		  (unsigned long long)cg.id, summary);
+	pr_info("%s %s (%s)", existed ? "updated the guard of" : "guarding", cg.rel, summary);
+	return MCG_EXIT_OK;
+}
+
+static int detach_all(struct mcg_cli *cli, struct mcg_state *state)
+{
+	size_t count = 0;
+	__u64 *ids = NULL;
+	int code = MCG_EXIT_OK;
+
+	if (mcg_guard_list(state, &ids, &count))
+		return MCG_EXIT_FAILURE;
+	for (size_t i = 0; i < count; i++) {
+		const char *rel = mcg_cgroup_path_by_id(ids[i]);
+
+		if (mcg_guard_detach(state, ids[i])) {
+			code = MCG_EXIT_FAILURE;
+			continue;
+		}
+		mcg_audit("detach cgroup=%s id=%llu", rel ? rel : "(removed)",
+			  (unsigned long long)ids[i]);
+	}
+	free(ids);
+	mcg_state_remove_if_unused(state);
+	pr_info("detached %zu guard%s under %s", count, count == 1 ? "" : "s", cli->pin_root);
+	return code;
+}
+
+int mcg_cmd_detach(struct mcg_cli *cli)
+{
+	struct mcg_state state;
+	struct mcg_cgroup cg;
+	int code, err;
+
+	if (cli->all && cli->argc) {
+		pr_err("'mcguard detach' takes either CGROUP or --all, not both");
+		return MCG_EXIT_USAGE;
+	}
+	if (!cli->all) {
+		code = resolve_operand(cli, &cg);
+		if (code)
+			return code;
+	}
+	code = mcg_require_root(cli);
+	if (code)
+		return code;
+
+	err = mcg_state_open(&state, cli->pin_root, false);
+	if (err == -ENOENT) {
+		if (cli->all) {
+			pr_info("no guards under %s", cli->pin_root);
+			return MCG_EXIT_OK;
+		}
+		pr_err("%s has no guard: nothing is pinned under %s", cg.rel, cli->pin_root);
+		return MCG_EXIT_FAILURE;
+	}
+	if (err)
+		return MCG_EXIT_FAILURE;
+
+	if (cli->all) {
+		code = detach_all(cli, &state);
+		mcg_state_close(&state);
+		return code;
+	}
+
+	err = mcg_guard_detach(&state, cg.id);
+	mcg_state_close(&state);
+	if (err == -ENOENT) {
+		pr_err("%s has no guard under %s; 'mcguard status' lists the guards", cg.rel,
+		       cli->pin_root);
+		return MCG_EXIT_FAILURE;
+	}
+	if (err)
+		return MCG_EXIT_FAILURE;
+	mcg_audit("detach cgroup=%s id=%llu", cg.rel, (unsigned long long)cg.id);
+	pr_info("detached the guard of %s", cg.rel);
+	return MCG_EXIT_OK;
+}
+
+/* Everything status shows of one guard. */
+struct guard_view {
+	__u64 id;
+	const char *rel; /* NULL when the cgroup is gone */
+	bool readable;   /* policy and counters were read */
+	struct mcg_policy policy;
+	struct mcg_counters counters;
+	bool attached[MCG_HOOK_COUNT];
+	int attached_count;
+};
+
+static void read_guard(struct mcg_state *state, const char *mount_point, __u64 id,
+		       struct guard_view *view)
+{
+	char path[PATH_MAX * 2];
+
+	memset(view, 0, sizeof(*view));
+	view->id = id;
+	view->rel = mcg_cgroup_path_by_id(id);
+	view->readable = mcg_guard_read(state, id, &view->policy, &view->counters) == 0;
+	if (!view->rel)
+		return;
+	snprintf(path, sizeof(path), "%s%s", mount_point, view->rel);
+	mcg_guard_query_hooks(state, path, view->attached);
+	for (int i = 0; i < MCG_HOOK_COUNT; i++)
+		view->attached_count += view->attached[i];
+}
+
+static json_object *guard_json(const struct guard_view *view)
+{
+	json_object *obj = json_object_new_object(), *hooks, *counters;
+
+	json_object_object_add(obj, "cgroup", view->rel ? json_object_new_string(view->rel) : NULL);
+	json_object_object_add(obj, "cgroup_id", json_object_new_uint64(view->id));
+	if (view->readable)
+		mcg_policy_to_json(&view->policy, obj);
+	hooks = json_object_new_object();
+	counters = json_object_new_object();
+	for (int h = 0; h < MCG_HOOK_COUNT; h++) {
+		json_object *hook_counters = json_object_new_object();
+
+		json_object_object_add(hooks, mcg_hook_name(h),
+				       json_object_new_string(view->attached[h] ? "attached"
+										: "missing"));
+		for (int c = 0; c < MCG_COUNTER_COUNT; c++)
+			json_object_object_add(hook_counters, mcg_counter_name(c),
+					       json_object_new_uint64(view->counters.count[h][c]));
+		json_object_object_add(counters, mcg_hook_name(h), hook_counters);
+	}
+	json_object_object_add(obj, "hooks", hooks);
+	json_object_object_add(obj, "counters", counters);
+	return obj;
+}
+
+static void print_guard_text(const struct guard_view *view)
+{
+	unsigned long long totals[MCG_COUNTER_COUNT] = { 0 };
+	char spec[MCG_SPEC_MAX];
+
+	for (int h = 0; h < MCG_HOOK_COUNT; h++)
+		for (int c = 0; c < MCG_COUNTER_COUNT; c++)
+			totals[c] += view->counters.count[h][c];
+
+	printf("%-32s %8llu %-8s %-9s %d/%d %8llu %9llu %8llu %8llu\n",
+	       view->rel ? view->rel : "(cgroup removed)", (unsigned long long)view->id,
+	       view->readable ? mcg_mode_name(view->policy.mode) : "?",
+	       view->readable ? mcg_wildcard_name(view->policy.wildcard) : "?",
+	       view->attached_count, MCG_HOOK_COUNT, totals[MCG_COUNTER_DENIED],
+	       totals[MCG_COUNTER_REWRITTEN], totals[MCG_COUNTER_AUDITED],
+	       totals[MCG_COUNTER_DROPPED]);
+	for (int h = 0; h < MCG_HOOK_COUNT; h++)
+		if (view->rel && !view->attached[h])
+			printf("  missing: %s is not attached; 'mcguard attach' repairs it\n",
+			       mcg_hook_name(h));
+	for (unsigned int i = 0; view->readable && i < view->policy.connect_count; i++)
+		printf("  allow-connect: %s\n",
+		       mcg_spec_format(&view->policy.connect[i], spec, sizeof(spec)));
+	for (unsigned int i = 0; view->readable && i < view->policy.bind_count; i++)
+		printf("  allow-bind: %s\n", mcg_spec_format(&view->policy.bind[i], spec, sizeof(spec)));
+	if (view->readable && view->policy.wildcard == MCG_WILDCARD_LOOPBACK)
+		printf("  wildcard binds to :: go to %s\n",
+		       view->policy.wildcard6 == MCG_WILDCARD6_IPV6 ? "::1" : "::ffff:127.0.0.1");
+}
+
+int mcg_cmd_status(struct mcg_cli *cli)
+{
+	char mount_point[PATH_MAX], error[PATH_MAX + 128];
+	struct mcg_state state;
+	struct mcg_cgroup cg;
+	json_object *root = NULL, *array = NULL;
+	size_t count = 0;
+	__u64 *ids = NULL;
+	int code, err;
+
+	if (cli->argc > 1) {
+		pr_err("'mcguard status' takes at most one CGROUP");
+		return MCG_EXIT_USAGE;
+	}
+	if (cli->argc == 1 && mcg_cgroup_resolve(cli->argv[0], &cg, error, sizeof(error))) {
+		pr_err("%s", error);
+		return MCG_EXIT_USAGE;
+	}
+	code = mcg_require_root(cli);
+	if (code)
+		return code;
+	if (mcg_cgroup_mount(mount_point, sizeof(mount_point))) {
+		pr_err("no cgroup2 filesystem is mounted");
+		return MCG_EXIT_FAILURE;
+	}
+
+	err = mcg_state_open(&state, cli->pin_root, false);
+	if (err && err != -ENOENT)
+		return MCG_EXIT_FAILURE;
+	if (!err && mcg_guard_list(&state, &ids, &count)) {
+		mcg_state_close(&state);
+		return MCG_EXIT_FAILURE;
+	}
+
+	if (cli->json) {
+		root = json_object_new_object();
+		array = json_object_new_array();
+		json_object_object_add(root, "schema", json_object_new_int(MCG_JSON_SCHEMA));
+		json_object_object_add(root, "guards", array);
+	} else if (count) {
+		printf("%-32s %8s %-8s %-9s %-5s %8s %9s %8s %8s\n", "CGROUP", "ID", "MODE",
+		       "WILDCARD", "HOOKS", "DENIED", "REWRITTEN", "AUDITED", "DROPPED");
+	}
+
+	code = MCG_EXIT_OK;
+	for (size_t i = 0; i < count; i++) {
+		struct guard_view view;
+
+		if (cli->argc == 1 && ids[i] != cg.id)
+			continue;
+		read_guard(&state, mount_point, ids[i], &view);
+		if (cli->json)
+			json_object_array_add(array, guard_json(&view));
+		else
+			print_guard_text(&view);
+	}
+	if (cli->argc == 1 && (err || !mcg_guard_exists(&state, cg.id))) {
+		pr_err("%s has no guard under %s", cg.rel, cli->pin_root);
+		code = MCG_EXIT_FAILURE;
+	} else if (!cli->json && !count) {
+		printf("no guards under %s\n", cli->pin_root);
+	}
+	if (root) {
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(root);
+	}
+	free(ids);
+	if (!err)
+		mcg_state_close(&state);
+	return code;
+}

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* mcguard: keep a mail catcher's sockets on loopback, enforced by cgroup BPF. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "guard.h"
+#include "log.h"
+#include "policy.h"
+
+/* Which commands take an option. */
+#define FOR_ATTACH 0x01
+#define FOR_DETACH 0x02
+#define FOR_STATUS 0x04
+#define FOR_EVENTS 0x08
+#define FOR_RUN 0x10
+#define FOR_ALL 0x1f
+#define FOR_POLICY (FOR_ATTACH | FOR_RUN)
+
+enum option_id {
+	OPT_HELP = 'h',
+	OPT_VERBOSE = 'v',
+	OPT_PIN_ROOT = 256,
+	OPT_MODE,
+	OPT_WILDCARD,
+	OPT_WILDCARD6,
+	OPT_ALLOW_CONNECT,
+	OPT_ALLOW_BIND,
+	OPT_FORCE,
+	OPT_ALL,
+	OPT_JSON,
+	OPT_PARENT,
+	OPT_KEEP,
+	OPT_VERSION,
+};
+
+/* The one table of options: parsing and help come from it. */
+static const struct option_spec {
+	const char *name;
+	int id;
+	const char *argument;
+	unsigned int commands;
+	const char *help;
+} option_specs[] = {
+	{ "mode", OPT_MODE, "enforce|audit", FOR_POLICY,
+	  "enforce denies (default); audit allows and reports what enforce would deny" },
+	{ "wildcard", OPT_WILDCARD, "deny|loopback", FOR_POLICY,
+	  "a bind to 0.0.0.0 or :: is denied (default) or rewritten to loopback" },
+	{ "wildcard6", OPT_WILDCARD6, "mapped|ipv6", FOR_POLICY,
+	  "with --wildcard loopback, :: becomes ::ffff:127.0.0.1 (default) or ::1" },
+	{ "allow-connect", OPT_ALLOW_CONNECT, "SPEC", FOR_POLICY,
+	  "also allow connects and datagrams to SPEC (repeatable, up to 16)" },
+	{ "allow-bind", OPT_ALLOW_BIND, "SPEC", FOR_POLICY,
+	  "also allow binds to SPEC (repeatable, up to 16)" },
+	{ "force", OPT_FORCE, NULL, FOR_ATTACH,
+	  "attach to a cgroup that contains mcguard itself or has busy child cgroups" },
+	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
+	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS, "print JSON (one object per line)" },
+	{ "parent", OPT_PARENT, "CGROUP", FOR_RUN,
+	  "create the cgroup of CMD below CGROUP (default: mcguard below the cgroup2 mount)" },
+	{ "keep", OPT_KEEP, NULL, FOR_RUN, "keep the cgroup and its guard after CMD exits" },
+	{ "pin-root", OPT_PIN_ROOT, "DIR", FOR_ALL,
+	  "bpffs directory of mcguard's pins (default " MCG_DEFAULT_PIN_ROOT ")" },
+	{ "verbose", OPT_VERBOSE, NULL, FOR_ALL, "debug output, with libbpf's verifier log" },
+	{ "help", OPT_HELP, NULL, FOR_ALL, "show this help" },
+};
+
+#define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
+
+static const struct command {
+	const char *name;
+	unsigned int bit;
+	int (*handler)(struct mcg_cli *cli);
+	const char *usage;
+	const char *summary;
+	const char *examples;
+} commands[] = {
+	{ "attach", FOR_ATTACH, mcg_cmd_attach, "attach [OPTIONS] CGROUP",
+	  "Guard CGROUP and its descendants: binds stay on loopback, connects and datagrams\n"
+	  "stay off remote hosts. The guard is pinned and outlives this command; attaching\n"
+	  "again replaces the policy in one step.",
+	  "  mcguard attach system.slice/mailpit.service\n"
+	  "  mcguard attach --wildcard loopback --allow-connect udp:192.0.2.53:53 mailhog\n" },
+	{ "detach", FOR_DETACH, mcg_cmd_detach, "detach [OPTIONS] CGROUP | --all",
+	  "Remove mcguard's programs and pins from CGROUP. Other programs stay.",
+	  "  mcguard detach system.slice/mailpit.service\n  mcguard detach --all\n" },
+	{ "status", FOR_STATUS, mcg_cmd_status, "status [OPTIONS] [CGROUP]",
+	  "List guards with their policy, counters and the hooks the kernel really has.",
+	  "  mcguard status\n  mcguard status --json mailpit\n" },
+	{ "events", FOR_EVENTS, mcg_cmd_events, "events [OPTIONS] [CGROUP]",
+	  "Stream denied, rewritten and audited calls until interrupted. Only one events\n"
+	  "stream can read a pin root at a time.",
+	  "  mcguard events\n  mcguard events --json | jq .\n" },
+	{ "run", FOR_RUN, mcg_cmd_run, "run [OPTIONS] -- CMD [ARGS...]",
+	  "Start CMD in a new guarded cgroup, so its sockets are guarded from the first\n"
+	  "syscall. Exits with CMD's status, or 125 when mcguard fails (CMD does not start).",
+	  "  mcguard run -- maildev\n"
+	  "  mcguard run --wildcard loopback -- python3 -m aiosmtpd -n -l 0.0.0.0:8025\n" },
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: mcguard [--pin-root DIR] [-v] COMMAND [OPTIONS] [ARGS]\n"
+		"\n"
+		"Keep a development mail catcher on loopback with cgroup BPF programs.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].usage);
+	fprintf(out,
+		"\n"
+		"CGROUP is a cgroup v2 directory, absolute or relative to the cgroup2 mount.\n"
+		"SPEC is [tcp:|udp:]ADDRESS[/PREFIX][:PORT[-PORT]]; an IPv6 address with a\n"
+		"port goes in brackets: tcp:[2001:db8::/32]:587.\n"
+		"\n"
+		"Exit status: 0 success, 1 failure, 2 invalid usage; run: CMD's status or 125.\n"
+		"Run 'mcguard COMMAND --help' for a command's options. See mcguard(8).\n");
+}
+
+static void print_command_help(const struct command *cmd)
+{
+	printf("Usage: mcguard %s\n\n%s\n\nOptions:\n", cmd->usage, cmd->summary);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_spec *opt = &option_specs[i];
+		char left[48];
+
+		if (!(opt->commands & cmd->bit))
+			continue;
+		snprintf(left, sizeof(left), "%s--%s%s%s", opt->id < 256 ? "-" : "",
+			 opt->name, opt->argument ? " " : "", opt->argument ? opt->argument : "");
+		if (opt->id < 256)
+			snprintf(left, sizeof(left), "-%c, --%s", opt->id, opt->name);
+		printf("  %-30s %s\n", left, opt->help);
+	}
+	printf("\nExamples:\n%s", cmd->examples);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("mcguard: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\nTry 'mcguard --help'.\n", stderr);
+	return MCG_EXIT_USAGE;
+}
+
+/* Apply one parsed option to cli; returns 0, or an exit code to stop with. */
+static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, const char *arg)
+{
+	char error[256] = "";
+	int err = 0;
+
+	switch (id) {
+	case OPT_HELP:
+		print_command_help(cmd);
+		exit(MCG_EXIT_OK);
+	case OPT_VERBOSE:
+		mcg_log_max = MCG_LOG_DEBUG;
+		break;
+	case OPT_PIN_ROOT:
+		if (arg[0] != '/')
+			return usage_error("invalid --pin-root \"%s\": expected an absolute path", arg);
+		cli->pin_root = arg;
+		break;
+	case OPT_MODE:
+		err = mcg_policy_set_mode(&cli->policy, arg, error, sizeof(error));
+		break;
+	case OPT_WILDCARD:
+		err = mcg_policy_set_wildcard(&cli->policy, arg, error, sizeof(error));
+		break;
+	case OPT_WILDCARD6:
+		err = mcg_policy_set_wildcard6(&cli->policy, arg, error, sizeof(error));
+		break;
+	case OPT_ALLOW_CONNECT:
+	case OPT_ALLOW_BIND:
+		err = mcg_policy_add_rule(&cli->policy, id == OPT_ALLOW_BIND, arg, error,
+					  sizeof(error));
+		break;
+	case OPT_FORCE:
+		cli->force = true;
+		break;
+	case OPT_ALL:
+		cli->all = true;
+		break;
+	case OPT_JSON:
+		cli->json = true;
+		break;
+	case OPT_PARENT:
+		cli->parent = arg;
+		break;
+	case OPT_KEEP:
+		cli->keep = true;
+		break;
+	default:
+		return usage_error("%s", "invalid option");
+	}
+	if (err)
+		return usage_error("%s", error);
+	if (id >= OPT_MODE && id <= OPT_ALLOW_BIND)
+		cli->policy_given = true;
+	return 0;
+}
+
+/* Parse the options of one command from the table; operands stay in cli->argc/argv. */
+static int parse_command_options(struct mcg_cli *cli, const struct command *cmd, int argc,
+				 char **argv)
+{
+	struct option long_options[OPTION_COUNT + 1];
+	size_t n = 0;
+	int id;
+
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		if (!(option_specs[i].commands & cmd->bit))
+			continue;
+		long_options[n++] = (struct option){ option_specs[i].name,
+						     option_specs[i].argument ? required_argument
+									      : no_argument,
+						     NULL, option_specs[i].id };
+	}
+	long_options[n] = (struct option){ 0 };
+
+	/* "+" stops at the first operand, so run's CMD keeps its own options. */
+	optind = 1;
+	opterr = 0;
+	while ((id = getopt_long(argc, argv, "+hv", long_options, NULL)) != -1) {
+		int code;
+
+		if (id == '?') {
+			if (optopt)
+				return usage_error("invalid option -%c", (char[]){ optopt, 0 });
+			return usage_error("invalid option or missing argument: %s",
+					   argv[optind - 1]);
+		}
+		code = apply_option(cli, cmd, id, optarg);
+		if (code)
+			return code;
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	return 0;
+}
+
+int mcg_require_root(const struct mcg_cli *cli)
+{
+	if (geteuid() == 0)
+		return 0;
+	pr_err("'mcguard %s' must run as root: it loads BPF programs and attaches them to cgroups",
+	       cli->command);
+	return MCG_EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+	struct mcg_cli cli = { .pin_root = MCG_DEFAULT_PIN_ROOT };
+	const struct command *cmd = NULL;
+	int first = 1, code;
+
+	mcg_log_setup_libbpf();
+
+	/* Options before the command: -v, --pin-root, --help, --version. */
+	for (; first < argc && argv[first][0] == '-'; first++) {
+		const char *arg = argv[first];
+
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+			print_usage(stdout);
+			return MCG_EXIT_OK;
+		} else if (!strcmp(arg, "--version")) {
+			printf("mcguard %s\n", MCG_VERSION);
+			return MCG_EXIT_OK;
+		} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
+			mcg_log_max = MCG_LOG_DEBUG;
+		} else if (!strcmp(arg, "--pin-root") && first + 1 < argc) {
+			if (argv[first + 1][0] != '/')
+				return usage_error("invalid --pin-root \"%s\": expected an absolute path",
+						   argv[first + 1]);
+			cli.pin_root = argv[++first];
+		} else {
+			return usage_error("invalid option before the command: %s", arg);
+		}
+	}
+	if (first >= argc) {
+		print_usage(stderr);
+		return MCG_EXIT_USAGE;
+	}
+	if (!strcmp(argv[first], "help")) {
+		print_usage(stdout);
+		return MCG_EXIT_OK;
+	}
+	for (size_t i = 0; i < COMMAND_COUNT; i++)
+		if (!strcmp(argv[first], commands[i].name))
+			cmd = &commands[i];
+	if (!cmd)
+		return usage_error("unknown command \"%s\"", argv[first]);
+
+	cli.command = cmd->name;
+	code = parse_command_options(&cli, cmd, argc - first, argv + first);
+	if (code)
+		return code;
+	return cmd->handler(&cli);
+}
