@@ -28,7 +28,7 @@ DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf json-c 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs libbpf json-c 2>/dev/null || echo -lbpf -ljson-c) -lelf -lz
 
 CFLAGS ?= -O2 -g
-CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(OUTPUT) $(DEP_CFLAGS) \
+CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \
 	  -DMCG_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(VMLINUX_DIR)
 
@@ -107,7 +107,7 @@ demo: deps
 
 install: $(OUTPUT)/mcguard
 	install -D -m 0755 $(OUTPUT)/mcguard $(DESTDIR)$(PREFIX)/sbin/mcguard
-	install -D -m 0644 deploy/mcguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/mcguard.8
+	install -D -m 0644 man/mcguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/mcguard.8
 
 clean:
 	rm -rf $(OUTPUT)

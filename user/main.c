@@ -11,7 +11,7 @@
 #include "log.h"
 #include "policy.h"
 
-/* Which commands take an option. */
+/* Command bits: the commands that accept an option. */
 #define FOR_ATTACH 0x01
 #define FOR_DETACH 0x02
 #define FOR_STATUS 0x04
@@ -123,6 +123,32 @@ static void print_usage(FILE *out)
 		"Run 'mcguard COMMAND --help' for a command's options. See mcguard(8).\n");
 }
 
+/* Print text wrapped to 80 columns, continuation lines indented to column 33. */
+static void print_wrapped(const char *text, size_t column)
+{
+	const size_t width = 80, indent = 33;
+
+	while (*text) {
+		size_t room = width > column ? width - column : 20;
+		size_t len = strlen(text), cut = len;
+
+		if (len > room) {
+			cut = room;
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = room;
+		}
+		printf("%.*s\n", (int)cut, text);
+		text += cut;
+		while (*text == ' ')
+			text++;
+		if (*text)
+			printf("%*s", (int)indent, "");
+		column = indent;
+	}
+}
+
 static void print_command_help(const struct command *cmd)
 {
 	printf("Usage: mcguard %s\n\n%s\n\nOptions:\n", cmd->usage, cmd->summary);
@@ -132,11 +158,13 @@ static void print_command_help(const struct command *cmd)
 
 		if (!(opt->commands & cmd->bit))
 			continue;
-		snprintf(left, sizeof(left), "%s--%s%s%s", opt->id < 256 ? "-" : "",
-			 opt->name, opt->argument ? " " : "", opt->argument ? opt->argument : "");
 		if (opt->id < 256)
 			snprintf(left, sizeof(left), "-%c, --%s", opt->id, opt->name);
-		printf("  %-30s %s\n", left, opt->help);
+		else
+			snprintf(left, sizeof(left), "--%s%s%s", opt->name, opt->argument ? " " : "",
+				 opt->argument ? opt->argument : "");
+		printf("  %-30s ", left);
+		print_wrapped(opt->help, 33);
 	}
 	printf("\nExamples:\n%s", cmd->examples);
 }
