@@ -41,6 +41,8 @@ STARTED_PIDS=()
 FAILURES=()
 CHECKS=0
 EVENTS_SHOWN=0
+MAILDEV_API_PATH=/api/email
+WEB_BIND=(bind4 0.0.0.0)
 
 heading() { printf '\n=== %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }
@@ -72,12 +74,23 @@ die() {
 in_guarded() { nsenter --net="/run/netns/$GUARDED_NS" -- "$@"; }
 in_peer() { ip netns exec "$PEER_NS" "$@"; }
 
+# Print "MOUNT_POINT FSTYPE" for each mount. The type follows the "-" field
+# that ends the optional fields of /proc/self/mountinfo.
+list_mounts() {
+	awk '{
+		for (i = 7; i <= NF; i++)
+			if ($i == "-")
+				break
+		print $5, $(i + 1)
+	}' /proc/self/mountinfo
+}
+
 find_cgroup2_mount() {
-	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "cgroup2") { print $5; exit } }' /proc/self/mountinfo
+	list_mounts | awk '$2 == "cgroup2" { print $1; exit }'
 }
 
 is_bpffs_mounted() {
-	awk '$5 == "/sys/fs/bpf" { for (i = 7; i <= NF; i++) if ($i == "-") break; if ($(i + 1) == "bpf") found = 1 } END { exit !found }' /proc/self/mountinfo
+	list_mounts | grep -qx '/sys/fs/bpf bpf'
 }
 
 # Send SIGTERM, wait up to five seconds, then SIGKILL. Only for PIDs this script started.
@@ -146,6 +159,10 @@ cleanup() {
 		printf '\ndemo: all %d checks passed\n' "$CHECKS"
 		exit 0
 	fi
+	case $status in
+	130) printf '\ndemo: interrupted by SIGINT\n' >&2 ;;
+	143) printf '\ndemo: stopped by SIGTERM\n' >&2 ;;
+	esac
 	if ((${#FAILURES[@]} > 0)); then
 		printf '\ndemo: %d of %d checks failed:\n' "${#FAILURES[@]}" "$CHECKS" >&2
 		printf '  - %s\n' "${FAILURES[@]}" >&2
@@ -168,7 +185,7 @@ show_new_events() {
 
 # Wait up to five seconds for an event line that contains every given word.
 wait_for_event() {
-	local i word matched
+	local i line word matched
 	for ((i = 0; i < 50; i++)); do
 		while IFS= read -r line; do
 			matched=1
@@ -197,7 +214,7 @@ wait_for_listeners() {
 	return 1
 }
 
-# Whether every TCP listener on the given port in the guarded namespace is on loopback.
+# Succeed when every TCP listener on the given port in the guarded namespace is on loopback.
 listeners_on_loopback_only() {
 	local port=$1 address
 	while read -r address; do
@@ -246,21 +263,31 @@ check_prerequisites() {
 	CG_MOUNT=$(find_cgroup2_mount)
 	[[ -n $CG_MOUNT ]] || die "no cgroup2 mount in /proc/self/mountinfo: mount one (mount -t cgroup2 none /sys/fs/cgroup) and run again"
 	if ! is_bpffs_mounted; then
-		mount -t bpf bpf /sys/fs/bpf || die "mounting bpffs on /sys/fs/bpf failed: the kernel needs CONFIG_BPF_SYSCALL"
+		mount -t bpf bpf /sys/fs/bpf ||
+			die "mounting bpffs on /sys/fs/bpf failed: check that the kernel has CONFIG_BPF_SYSCALL, mount it by hand and run again"
 		BPFFS_MOUNTED_HERE=1
 	fi
 }
 
-maildev_api_path() {
+# MailDev 3 binds its web server to 0.0.0.0 and serves its REST API under /api.
+# MailDev 2 binds the web server to "::", like SMTP, and serves the API at the root.
+read_maildev_version() {
 	local version
 	version=$(cd "$WORK_DIR" && "$MAILDEV" --version 2>/dev/null)
-	# MailDev 3 serves its REST API under /api, MailDev 2 at the root.
-	if [[ ${version%%.*} -ge 3 ]]; then echo /api/email; else echo /email; fi
+	[[ $version =~ ^[0-9]+\. ]] || die "$MAILDEV --version printed '$version', not a version: reinstall MailDev with make deps"
+	if ((${version%%.*} >= 3)); then
+		MAILDEV_API_PATH=/api/email
+		WEB_BIND=(bind4 0.0.0.0)
+	else
+		MAILDEV_API_PATH=/email
+		WEB_BIND=(bind6 ::)
+	fi
+	note "MailDev $version"
 }
 
 set_up() {
 	heading "Set up: namespaces, cgroup, pin root"
-	WORK_DIR=$(mktemp -d "/tmp/$TAG.XXXXXX") || die "mktemp failed"
+	WORK_DIR=$(mktemp -d "/tmp/$TAG.XXXXXX") || die "creating a temporary directory in /tmp failed"
 	mkdir "$WORK_DIR/empty"
 
 	ip netns add "$GUARDED_NS" || die "ip netns add $GUARDED_NS failed"
@@ -286,6 +313,7 @@ set_up() {
 	note "cgroup parent $CG_PARENT"
 	note "pin root      $PIN_ROOT"
 	note "$("$MCGUARD" --version 2>&1)"
+	read_maildev_version
 }
 
 start_events() {
@@ -325,7 +353,8 @@ run_maildev_denied() {
 	expect "MailDev exited with a failure status" test "$status" -ne 0 -a "$status" -ne 124 -a "$status" -ne 125
 	expect "MailDev reported EPERM for its listen call" grep -q 'EPERM' "$WORK_DIR/maildev-denied.log"
 	expect "mcguard run printed the guarded cgroup" grep -q "mcguard: guarding " "$WORK_DIR/maildev-denied.log"
-	expect "an event says: bind denied for node" wait_for_event bind denied node
+	expect "an event says: bind6 to :: port $SMTP_PORT denied for node" \
+		wait_for_event bind6 denied ":$SMTP_PORT" node
 	heading "Events so far"
 	show_new_events
 	expect "mcguard run removed its cgroup after MailDev exited" no_run_cgroups_left
@@ -349,7 +378,8 @@ start_maildev_loopback() {
 	fi
 	indent <"$WORK_DIR/maildev-loopback.log"
 	expect "an event says: bind6 to :: port $SMTP_PORT rewritten" wait_for_event bind6 rewritten ":$SMTP_PORT"
-	expect "an event says: bind4 to 0.0.0.0 port $WEB_PORT rewritten" wait_for_event bind4 rewritten ":$WEB_PORT"
+	expect "an event says: ${WEB_BIND[0]} to ${WEB_BIND[1]} port $WEB_PORT rewritten" \
+		wait_for_event "${WEB_BIND[0]}" rewritten ":$WEB_PORT"
 	heading "Events so far"
 	show_new_events
 
@@ -363,7 +393,7 @@ start_maildev_loopback() {
 }
 
 send_and_read_mail() {
-	local subject="mcguard demo $$" api_path
+	local subject="mcguard demo $$"
 	heading "Send a mail with swaks to 127.0.0.1:$SMTP_PORT"
 	in_guarded swaks --server 127.0.0.1 --port "$SMTP_PORT" --helo localhost --timeout 10 --suppress-data \
 		--from demo@example.test --to inbox@example.test \
@@ -373,9 +403,8 @@ send_and_read_mail() {
 	indent <"$WORK_DIR/swaks.log"
 	expect "swaks delivered the mail (exit status $status)" test "$status" -eq 0
 
-	api_path=$(maildev_api_path)
-	heading "Read it back: curl http://127.0.0.1:$WEB_PORT$api_path"
-	in_guarded curl -sS --max-time 5 "http://127.0.0.1:$WEB_PORT$api_path" >"$WORK_DIR/inbox.json" 2>&1
+	heading "Read it back: curl http://127.0.0.1:$WEB_PORT$MAILDEV_API_PATH"
+	in_guarded curl -sS --max-time 5 "http://127.0.0.1:$WEB_PORT$MAILDEV_API_PATH" >"$WORK_DIR/inbox.json" 2>&1
 	"$PYTHON" -c '
 import json, sys
 for mail in json.load(open(sys.argv[1])):

@@ -123,7 +123,7 @@ def _stop_process(process, sig=signal.SIGTERM, grace=5):
 class EventStream:
     """A background `mcguard events --json` whose output lines are parsed as they come.
 
-    collected holds every JSON object read so far, in order. Lines that are not
+    collected contains every JSON object read so far, in order. Lines that are not
     JSON go to other_lines, and stderr goes to stderr_lines.
     """
 
@@ -184,6 +184,25 @@ class EventStream:
                     return None
                 if self.process.poll() is not None and not self._readers[0].is_alive():
                     return None
+                self._changed.wait(min(remaining, 0.2))
+
+    def wait_count(self, predicate, count, timeout=5):
+        """Wait until count collected objects match predicate; return how many match.
+
+        Returns early with a smaller number after timeout seconds, or once the
+        stream has exited and every line has been read.
+        """
+        deadline = time.monotonic() + timeout
+        checked = matched = 0
+        with self._changed:
+            while True:
+                matched += sum(1 for record in self.collected[checked:] if predicate(record))
+                checked = len(self.collected)
+                remaining = deadline - time.monotonic()
+                if matched >= count or remaining <= 0:
+                    return matched
+                if self.process.poll() is not None and not self._readers[0].is_alive():
+                    return matched
                 self._changed.wait(min(remaining, 0.2))
 
     def count(self, predicate):
@@ -312,6 +331,25 @@ class TestEnv:
         ]
         for command in commands:
             _run(command)
+        self._wait_link_local()
+
+    def _wait_link_local(self, timeout=5):
+        """Wait until both ends of the veth pair have their IPv6 link-local address.
+
+        Before that, the first IPv6 packets across the pair can be lost, so a
+        test's first TCP connect over IPv6 would wait for a SYN retransmit.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready = True
+            for name in (self.ns_guarded, self.ns_peer):
+                output = _run(["ip", "-n", name, "-6", "-o", "addr", "show", "dev", "veth0",
+                               "scope", "link"]).stdout
+                ready = ready and output.strip() != "" and "tentative" not in output
+            if ready:
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"no IPv6 link-local address on veth0 after {timeout} s")
 
     def _ns_sysctl(self, namespace, key, value):
         _run(["nsenter", f"--net={NETNS_DIR}/{namespace}", "--",
@@ -337,19 +375,23 @@ class TestEnv:
         return os.path.join(self.root, cgroup)
 
     def mcguard(self, *args, check=True, timeout=30):
-        """Run mcguard with --pin-root added after the subcommand's arguments.
+        """Run mcguard SUBCOMMAND ARGS with this TestEnv's --pin-root; returns a CompletedProcess.
 
-        For `run`, --pin-root goes before the first "--", so that the command
-        after it is left as given.
+        --pin-root goes right after the subcommand name, so that for `run` it
+        stays before "--" and the command after "--" is passed on as given.
+        With check, an exit status other than 0 raises McguardError, which
+        shows stdout and stderr.
         """
-        args = [str(arg) for arg in args]
-        split = args.index("--") if "--" in args else len(args)
-        argv = ([self.binary] + args[:split] + ["--pin-root", self.pin_root]
-                + args[split:])
+        argv = self.mcguard_argv(*args)
         result = _run(argv, check=False, timeout=timeout)
         if check and result.returncode != 0:
             raise McguardError(result.returncode, argv, result.stdout, result.stderr)
         return result
+
+    def mcguard_argv(self, *args):
+        """Return the argv that mcguard() runs, for starting mcguard in the background."""
+        args = [str(arg) for arg in args]
+        return [self.binary] + args[:1] + ["--pin-root", self.pin_root] + args[1:]
 
     def status(self, cgroup=None):
         """Return the guard objects of `mcguard status --json`, keyed by their "cgroup" field."""
@@ -365,12 +407,16 @@ class TestEnv:
             raise AssertionError(f"no guard on {name} in status: {sorted(guards)}")
         return guards[name]["counters"]
 
-    def events(self, cgroup=None):
-        """Start `mcguard events --json [CGROUP]` in the background; stopped at cleanup."""
-        argv = [self.binary, "events", "--json"]
+    def events(self, cgroup=None, text=False):
+        """Start `mcguard events --json [CGROUP]` in the background; stopped at cleanup.
+
+        With text, the stream runs without --json and its lines go to other_lines.
+        """
+        argv = [self.binary, "events", "--pin-root", self.pin_root]
+        if not text:
+            argv.append("--json")
         if cgroup:
             argv.append(self._absolute(cgroup))
-        argv += ["--pin-root", self.pin_root]
         stream = EventStream(argv)
         self._streams.append(stream)
         return stream
@@ -461,7 +507,11 @@ class TestEnv:
         if self._made_root:
             self._kill_cgroup_processes()
         if self._made_pin_root and os.path.exists(self.binary):
-            _run([self.binary, "detach", "--all", "--pin-root", self.pin_root], check=False)
+            try:
+                _run([self.binary, "detach", "--pin-root", self.pin_root, "--all"], check=False)
+            except (OSError, subprocess.SubprocessError):
+                # Removing the cgroups below also detaches every program on them.
+                pass
         if self._made_root:
             self._remove_cgroups()
             self._made_root = False

@@ -108,14 +108,14 @@ def call(sock, op):
     return 0, None
 
 
-def run_op(op, kept):
+def run_op(op, open_sockets):
     count = op.get("count")
     if count is None:
         sock = make_socket(op)
         code, step = call(sock, op)
         result = {"sockname": sockname(sock), "step": step}
         if op["action"] == "listen" and code == 0:
-            kept.append(sock)
+            open_sockets.append(sock)
         else:
             sock.close()
     else:
@@ -146,18 +146,18 @@ def main():
     if isinstance(ops, dict):
         ops = [ops]
 
-    kept = []
+    open_sockets = []
     identity = {"pid": os.getpid(), "comm": comm()}
     for op in ops:
         try:
-            result = run_op(op, kept)
+            result = run_op(op, open_sockets)
         except (KeyError, ValueError) as error:
             print(f"probe: invalid op {op}: {error!r}", file=sys.stderr)
             return 2
         result.update(identity)
         print(json.dumps(result), flush=True)
 
-    if kept:
+    if open_sockets:
         hold(max(op.get("hold", 30) for op in ops))
     return 0
 

@@ -71,10 +71,15 @@ int mcg_cgroup_resolve(const char *arg, struct mcg_cgroup *cg, char *error, size
 		return -EINVAL;
 	}
 
-	if (arg[0] == '/')
+	/*
+	 * A path that starts with "/" but does not exist is read as relative to the
+	 * mount, the form /proc/PID/cgroup and "mcguard status" print.
+	 */
+	mount_len = strlen(mount_point);
+	if (arg[0] == '/' && (access(arg, F_OK) == 0 || !strncmp(arg, mount_point, mount_len)))
 		snprintf(joined, sizeof(joined), "%s", arg);
 	else
-		snprintf(joined, sizeof(joined), "%s/%s", mount_point, arg);
+		snprintf(joined, sizeof(joined), "%s/%s", mount_point, arg[0] == '/' ? arg + 1 : arg);
 	if (strlen(joined) >= PATH_MAX) {
 		snprintf(error, size, "cgroup path is longer than %d bytes", PATH_MAX - 1);
 		return -ENAMETOOLONG;

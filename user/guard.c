@@ -525,12 +525,23 @@ void mcg_state_remove_if_unused(struct mcg_state *state)
 {
 	size_t count = 0;
 	__u64 *ids = NULL;
+	int reader_fd;
 
 	if (mcg_guard_list(state, &ids, &count) || count) {
 		free(ids);
 		return;
 	}
 	free(ids);
+
+	/* A running "mcguard events" holds this lock; its ring buffer must stay the pinned one. */
+	reader_fd = open(state->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (reader_fd >= 0 && flock(reader_fd, LOCK_EX | LOCK_NB)) {
+		pr_debug("keeping the programs under %s: an events stream is reading them", state->dir);
+		close(reader_fd);
+		return;
+	}
+	if (reader_fd >= 0)
+		close(reader_fd);
 	remove_tree(state->dir);
 	/* The pin root goes too when nothing else is in it; rmdir fails harmlessly otherwise. */
 	rmdir(state->pin_root);

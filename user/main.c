@@ -252,10 +252,14 @@ static int parse_command_options(struct mcg_cli *cli, const struct command *cmd,
 	}
 	long_options[n] = (struct option){ 0 };
 
-	/* "+" stops at the first operand, so run's CMD keeps its own options. */
+	/*
+	 * Options may follow operands, as in other GNU tools, except for run:
+	 * there "+" stops at the first operand, so CMD keeps its own options.
+	 */
 	optind = 1;
 	opterr = 0;
-	while ((id = getopt_long(argc, argv, "+hv", long_options, NULL)) != -1) {
+	while ((id = getopt_long(argc, argv, cmd->bit == FOR_RUN ? "+hv" : "hv", long_options,
+				 NULL)) != -1) {
 		int code;
 
 		if (id == '?') {

@@ -31,13 +31,33 @@ static void forward_signal(int sig, siginfo_t *info, void *context)
 		kill(child_pid, sig);
 }
 
+static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+#define FORWARDED_COUNT (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+
+static void forwarded_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < FORWARDED_COUNT; i++)
+		sigaddset(set, forwarded_signals[i]);
+}
+
 static void install_forwarding(void)
 {
-	static const int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 	struct sigaction sa = { .sa_sigaction = forward_signal, .sa_flags = SA_SIGINFO | SA_RESTART };
 
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		sigaction(signals[i], &sa, NULL);
+	for (size_t i = 0; i < FORWARDED_COUNT; i++)
+		sigaction(forwarded_signals[i], &sa, NULL);
+}
+
+/* In the child: CMD starts with default handlers and an unblocked mask. */
+static void reset_forwarding(void)
+{
+	sigset_t set;
+
+	for (size_t i = 0; i < FORWARDED_COUNT; i++)
+		signal(forwarded_signals[i], SIG_DFL);
+	forwarded_set(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 /* Resolve --parent, or create the default parent below the cgroup2 mount. */
@@ -129,6 +149,7 @@ static pid_t start_command(const struct mcg_cgroup *cg, char **argv, int *exec_e
 {
 	char procs[PATH_MAX + 16];
 	int pipe_fds[2], err = 0;
+	sigset_t set, old_set;
 	pid_t pid;
 
 	*exec_errno = 0;
@@ -136,14 +157,24 @@ static pid_t start_command(const struct mcg_cgroup *cg, char **argv, int *exec_e
 		return -1;
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg->path);
 
+	/*
+	 * Signals stay blocked from before fork() until child_pid is set, so
+	 * none arrives while there is no process to forward it to.
+	 */
+	forwarded_set(&set);
+	sigprocmask(SIG_BLOCK, &set, &old_set);
 	pid = fork();
 	if (pid < 0) {
+		sigprocmask(SIG_SETMASK, &old_set, NULL);
 		close(pipe_fds[0]);
 		close(pipe_fds[1]);
 		return -1;
 	}
 	if (pid == 0) {
-		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		int fd;
+
+		reset_forwarding();
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
 
 		close(pipe_fds[0]);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
@@ -160,6 +191,8 @@ static pid_t start_command(const struct mcg_cgroup *cg, char **argv, int *exec_e
 		_exit(err == ENOENT ? 127 : 126);
 	}
 
+	child_pid = pid;
+	sigprocmask(SIG_SETMASK, &old_set, NULL);
 	close(pipe_fds[1]);
 	if (read(pipe_fds[0], &err, sizeof(err)) == sizeof(err))
 		*exec_errno = err;
@@ -209,15 +242,14 @@ int mcg_cmd_run(struct mcg_cli *cli)
 		remove_guarded_cgroup(cli, &cg, created_state);
 		return MCG_EXIT_RUN_FAILED;
 	}
-	child_pid = pid;
 	code = wait_command(pid);
 	child_pid = 0;
 	if (exec_errno)
 		pr_err("run %s: %s", cli->argv[0], strerror(exec_errno));
 
 	if (mcg_cgroup_is_populated(cg.path) > 0) {
-		pr_info("%s exited, but processes it started remain in %s: the guard stays; remove it with 'mcguard detach %s' once they exit",
-			cli->argv[0], cg.rel, cg.rel);
+		pr_info("%s exited, but processes it started remain in %s: the guard stays; remove it with 'mcguard detach --pin-root %s %s' once they exit",
+			cli->argv[0], cg.rel, cli->pin_root, cg.rel);
 	} else if (cli->keep) {
 		pr_info("kept the guard and cgroup %s (--keep)", cg.rel);
 	} else {
