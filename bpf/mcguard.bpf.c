@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * mcguard's cgroup sock_addr programs: keep binds on loopback and keep
- * connects and datagrams off remote hosts. The data model is in mcguard.h.
+ * mcguard's cgroup programs: keep binds on loopback, keep connects and
+ * datagrams off remote hosts, contain listeners the kernel bound itself, and
+ * hold every socket to the loopback device as a backstop. The data model is
+ * in mcguard.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,8 +17,18 @@
 #define SOCK_DENY 0  /* the syscall fails with EPERM */
 #define SOCK_ALLOW 1
 
+/* Return values of cgroup sock, sock_ops and sockopt programs. */
+#define PROG_REJECT 0
+#define PROG_PROCEED 1
+
 #define AF_INET 2
 #define AF_INET6 10
+#define SOL_SOCKET 1
+#define SO_BINDTODEVICE 25
+#define SO_BINDTOIFINDEX 62
+/* The loopback device has this index in every network namespace. */
+#define LOOPBACK_IFINDEX 1
+#define SOCKOPT_MAX_INSPECTED 4096 /* PAGE_SIZE on x86_64 and arm64 with 4K pages */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -45,6 +57,7 @@ struct mcg_call {
 	__u16 port;
 	__u8 hook;
 	__u8 family;
+	__u8 protocol;
 };
 
 static __always_inline void mcg_count(__u8 hook, __u8 counter)
@@ -56,13 +69,27 @@ static __always_inline void mcg_count(__u8 hook, __u8 counter)
 		counters->count[hook][counter]++;
 }
 
+static __always_inline __u8 mcg_verdict_counter(__u8 verdict)
+{
+	switch (verdict) {
+	case MCG_VERDICT_REWRITTEN:
+		return MCG_COUNTER_REWRITTEN;
+	case MCG_VERDICT_AUDITED:
+		return MCG_COUNTER_AUDITED;
+	case MCG_VERDICT_CONTAINED:
+		return MCG_COUNTER_CONTAINED;
+	default:
+		return MCG_COUNTER_DENIED;
+	}
+}
+
 /* Count a decision and send its event; a full ring buffer only costs the event. */
-static __always_inline void mcg_report(struct bpf_sock_addr *ctx, const struct mcg_policy *policy,
-				       const struct mcg_call *call, __u8 verdict)
+static __always_inline void mcg_report(const struct mcg_policy *policy, const struct mcg_call *call,
+				       __u8 verdict)
 {
 	struct mcg_event *event;
 
-	mcg_count(call->hook, verdict - 1);
+	mcg_count(call->hook, mcg_verdict_counter(verdict));
 
 	event = bpf_ringbuf_reserve(&mcg_events, sizeof(*event), 0);
 	if (!event) {
@@ -74,7 +101,7 @@ static __always_inline void mcg_report(struct bpf_sock_addr *ctx, const struct m
 	event->hook = call->hook;
 	event->verdict = verdict;
 	event->family = call->family;
-	event->protocol = ctx->protocol;
+	event->protocol = call->protocol;
 	event->port = call->port;
 	event->pid = bpf_get_current_pid_tgid() >> 32;
 	event->uid = (__u32)bpf_get_current_uid_gid();
@@ -88,14 +115,13 @@ static __always_inline void mcg_report(struct bpf_sock_addr *ctx, const struct m
 }
 
 /* A call that no loopback rule and no allow-list entry let through. */
-static __always_inline int mcg_refuse(struct bpf_sock_addr *ctx, const struct mcg_policy *policy,
-				      const struct mcg_call *call)
+static __always_inline int mcg_deny_or_audit(const struct mcg_policy *policy, const struct mcg_call *call)
 {
 	if (policy->mode == MCG_MODE_AUDIT) {
-		mcg_report(ctx, policy, call, MCG_VERDICT_AUDITED);
+		mcg_report(policy, call, MCG_VERDICT_AUDITED);
 		return SOCK_ALLOW;
 	}
-	mcg_report(ctx, policy, call, MCG_VERDICT_DENIED);
+	mcg_report(policy, call, MCG_VERDICT_DENIED);
 	return SOCK_DENY;
 }
 
@@ -149,6 +175,7 @@ int mcg_bind4(struct bpf_sock_addr *ctx)
 		return SOCK_ALLOW;
 
 	call.port = bpf_ntohs(ctx->user_port);
+	call.protocol = ctx->protocol;
 	policy = bpf_get_local_storage(&mcg_policy, 0);
 	if (mcg_rules_match_ip4(policy->bind, policy->bind_count, call.ip6[0], call.port,
 				mcg_proto_bit(ctx->protocol)))
@@ -158,10 +185,10 @@ int mcg_bind4(struct bpf_sock_addr *ctx)
 	    policy->mode == MCG_MODE_ENFORCE) {
 		call.new_ip6[0] = bpf_htonl(0x7f000001);
 		ctx->user_ip4 = call.new_ip6[0];
-		mcg_report(ctx, policy, &call, MCG_VERDICT_REWRITTEN);
+		mcg_report(policy, &call, MCG_VERDICT_REWRITTEN);
 		return SOCK_ALLOW;
 	}
-	return mcg_refuse(ctx, policy, &call);
+	return mcg_deny_or_audit(policy, &call);
 }
 
 SEC("cgroup/bind6")
@@ -175,6 +202,7 @@ int mcg_bind6(struct bpf_sock_addr *ctx)
 		return SOCK_ALLOW;
 
 	call.port = bpf_ntohs(ctx->user_port);
+	call.protocol = ctx->protocol;
 	policy = bpf_get_local_storage(&mcg_policy, 0);
 	if (mcg_rules_match_sock6(policy->bind, policy->bind_count, call.ip6, call.port,
 				  mcg_proto_bit(ctx->protocol)))
@@ -193,10 +221,10 @@ int mcg_bind6(struct bpf_sock_addr *ctx)
 			call.new_ip6[3] = bpf_htonl(1);
 		}
 		mcg_store_ip6(ctx, call.new_ip6);
-		mcg_report(ctx, policy, &call, MCG_VERDICT_REWRITTEN);
+		mcg_report(policy, &call, MCG_VERDICT_REWRITTEN);
 		return SOCK_ALLOW;
 	}
-	return mcg_refuse(ctx, policy, &call);
+	return mcg_deny_or_audit(policy, &call);
 }
 
 /* connect4 and sendmsg4: local destinations pass without a policy lookup. */
@@ -210,11 +238,12 @@ static __always_inline int mcg_judge_dest4(struct bpf_sock_addr *ctx, __u8 hook)
 		return SOCK_ALLOW;
 
 	call.port = bpf_ntohs(ctx->user_port);
+	call.protocol = ctx->protocol;
 	policy = bpf_get_local_storage(&mcg_policy, 0);
 	if (mcg_rules_match_ip4(policy->connect, policy->connect_count, call.ip6[0], call.port,
 				mcg_proto_bit(ctx->protocol)))
 		return SOCK_ALLOW;
-	return mcg_refuse(ctx, policy, &call);
+	return mcg_deny_or_audit(policy, &call);
 }
 
 /* connect6 and sendmsg6: IPv4-mapped destinations are judged as IPv4. */
@@ -228,11 +257,12 @@ static __always_inline int mcg_judge_dest6(struct bpf_sock_addr *ctx, __u8 hook)
 		return SOCK_ALLOW;
 
 	call.port = bpf_ntohs(ctx->user_port);
+	call.protocol = ctx->protocol;
 	policy = bpf_get_local_storage(&mcg_policy, 0);
 	if (mcg_rules_match_sock6(policy->connect, policy->connect_count, call.ip6, call.port,
 				  mcg_proto_bit(ctx->protocol)))
 		return SOCK_ALLOW;
-	return mcg_refuse(ctx, policy, &call);
+	return mcg_deny_or_audit(policy, &call);
 }
 
 SEC("cgroup/connect4")
@@ -257,4 +287,95 @@ SEC("cgroup/sendmsg6")
 int mcg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return mcg_judge_dest6(ctx, MCG_HOOK_SENDMSG6);
+}
+
+/* Is the listener's local address a wildcard, in either family? */
+static __always_inline int mcg_listener_is_wildcard(struct bpf_sock_ops *skops, struct mcg_call *call)
+{
+	if (skops->family == AF_INET) {
+		call->family = MCG_FAMILY_IPV4;
+		call->ip6[0] = skops->local_ip4;
+		return mcg_ip4_is_any(call->ip6[0]);
+	}
+	if (skops->family != AF_INET6)
+		return 0;
+	call->family = MCG_FAMILY_IPV6;
+	call->ip6[0] = skops->local_ip6[0];
+	call->ip6[1] = skops->local_ip6[1];
+	call->ip6[2] = skops->local_ip6[2];
+	call->ip6[3] = skops->local_ip6[3];
+	return mcg_ip6_is_wildcard(call->ip6);
+}
+
+/*
+ * A TCP socket that calls listen() without bind() gets a wildcard address
+ * and an ephemeral port from the kernel, and no bind hook runs. Pin such a
+ * listener to the loopback device so no other interface reaches it.
+ */
+SEC("sockops")
+int mcg_listen(struct bpf_sock_ops *skops)
+{
+	struct mcg_call call = { .hook = MCG_HOOK_LISTEN, .protocol = 6 /* IPPROTO_TCP */ };
+	struct mcg_policy *policy;
+	char device[] = "lo";
+
+	if (skops->op != BPF_SOCK_OPS_TCP_LISTEN_CB || !mcg_listener_is_wildcard(skops, &call))
+		return PROG_PROCEED;
+
+	call.port = skops->local_port;
+	policy = bpf_get_local_storage(&mcg_policy, 0);
+	if (call.family == MCG_FAMILY_IPV4 ?
+		    mcg_rules_match_ip4(policy->bind, policy->bind_count, call.ip6[0], call.port,
+					MCG_PROTO_TCP) :
+		    mcg_rules_match_sock6(policy->bind, policy->bind_count, call.ip6, call.port,
+					  MCG_PROTO_TCP))
+		return PROG_PROCEED;
+
+	if (policy->mode == MCG_MODE_AUDIT) {
+		mcg_report(policy, &call, MCG_VERDICT_AUDITED);
+		return PROG_PROCEED;
+	}
+	/* With the backstop on, the socket is on lo already; this makes sure either way. */
+	bpf_setsockopt(skops, SOL_SOCKET, SO_BINDTODEVICE, device, sizeof(device));
+	mcg_report(policy, &call, MCG_VERDICT_CONTAINED);
+	return PROG_PROCEED;
+}
+
+/* The backstop: bind every new inet socket to the loopback device. */
+SEC("cgroup/sock_create")
+int mcg_sock_create(struct bpf_sock *sk)
+{
+	struct mcg_policy *policy = bpf_get_local_storage(&mcg_policy, 0);
+
+	if (policy->backstop == MCG_BACKSTOP_ON && policy->mode == MCG_MODE_ENFORCE)
+		sk->bound_dev_if = LOOPBACK_IFINDEX;
+	return PROG_PROCEED;
+}
+
+/* The backstop's other half: a guarded process may not move a socket off lo. */
+SEC("cgroup/setsockopt")
+int mcg_setsockopt(struct bpf_sockopt *ctx)
+{
+	struct mcg_call call = { .hook = MCG_HOOK_SETSOCKOPT };
+	struct mcg_policy *policy;
+	struct bpf_sock *sk;
+
+	/* The program reads no option value; above this size the kernel keeps the caller's. */
+	if (ctx->optlen > SOCKOPT_MAX_INSPECTED)
+		ctx->optlen = 0;
+
+	if (ctx->level != SOL_SOCKET ||
+	    (ctx->optname != SO_BINDTODEVICE && ctx->optname != SO_BINDTOIFINDEX))
+		return PROG_PROCEED;
+	policy = bpf_get_local_storage(&mcg_policy, 0);
+	if (policy->backstop != MCG_BACKSTOP_ON)
+		return PROG_PROCEED;
+
+	sk = ctx->sk;
+	if (sk) {
+		call.family = sk->family == AF_INET6 ? MCG_FAMILY_IPV6 : MCG_FAMILY_IPV4;
+		call.protocol = sk->protocol;
+	}
+	call.port = ctx->optname;
+	return mcg_deny_or_audit(policy, &call) == SOCK_ALLOW ? PROG_PROCEED : PROG_REJECT;
 }

@@ -8,11 +8,13 @@
  * it and a newer binary must read it bit for bit.
  *
  * Data model
- * - A guard is one cgroup v2 directory with mcguard's six sock_addr programs
- *   attached through bpf_link. Programs attached to a cgroup also run for all
- *   of its descendants, so a guard covers the whole subtree.
+ * - A guard is one cgroup v2 directory with mcguard's nine programs attached
+ *   through bpf_link: six sock_addr hooks, a sock_ops program that contains
+ *   listeners the kernel bound itself, and the backstop pair (sock_create,
+ *   setsockopt). Programs attached to a cgroup also run for all of its
+ *   descendants, so a guard covers the whole subtree.
  * - Each guard owns one struct mcg_policy in cgroup local storage keyed by the
- *   cgroup id alone, so all six programs of one guard share one policy. A
+ *   cgroup id alone, so all programs of one guard share one policy. A
  *   program always reads the policy of the attachment that runs it, so nested
  *   guards each apply their own policy and a call must pass all of them.
  * - Storage is created zeroed when the first program is attached. A zeroed
@@ -50,20 +52,27 @@
 	X(MCG_HOOK_CONNECT4, "connect4")                                       \
 	X(MCG_HOOK_CONNECT6, "connect6")                                       \
 	X(MCG_HOOK_SENDMSG4, "sendmsg4")                                       \
-	X(MCG_HOOK_SENDMSG6, "sendmsg6")
+	X(MCG_HOOK_SENDMSG6, "sendmsg6")                                       \
+	X(MCG_HOOK_LISTEN, "listen")                                           \
+	X(MCG_HOOK_SOCK_CREATE, "sock_create")                                 \
+	X(MCG_HOOK_SETSOCKOPT, "setsockopt")
 
 #define MCG_ENUM_ENTRY(id, name) id,
 enum mcg_hook { MCG_HOOK_LIST(MCG_ENUM_ENTRY) MCG_HOOK_COUNT };
 
 /*
- * Verdicts of events. A plain allow makes no event; the other three do.
- * Each verdict after ALLOWED has a counter of the same index minus one.
+ * Verdicts of events. A plain allow makes no event; the others do. CONTAINED
+ * is a listener the kernel bound to a wildcard address without a bind call,
+ * which the guard pinned to the loopback device. ESCAPED comes from user
+ * space only: a socket that exists outside the hooks' reach.
  */
 #define MCG_VERDICT_LIST(X)                                                    \
 	X(MCG_VERDICT_ALLOWED, "allowed")                                      \
 	X(MCG_VERDICT_DENIED, "denied")                                        \
 	X(MCG_VERDICT_REWRITTEN, "rewritten")                                  \
-	X(MCG_VERDICT_AUDITED, "audited")
+	X(MCG_VERDICT_AUDITED, "audited")                                      \
+	X(MCG_VERDICT_CONTAINED, "contained")                                  \
+	X(MCG_VERDICT_ESCAPED, "escaped")
 
 enum mcg_verdict { MCG_VERDICT_LIST(MCG_ENUM_ENTRY) MCG_VERDICT_COUNT };
 
@@ -72,6 +81,7 @@ enum mcg_verdict { MCG_VERDICT_LIST(MCG_ENUM_ENTRY) MCG_VERDICT_COUNT };
 	X(MCG_COUNTER_DENIED, "denied")                                        \
 	X(MCG_COUNTER_REWRITTEN, "rewritten")                                  \
 	X(MCG_COUNTER_AUDITED, "audited")                                      \
+	X(MCG_COUNTER_CONTAINED, "contained")                                  \
 	X(MCG_COUNTER_DROPPED, "dropped")
 
 enum mcg_counter { MCG_COUNTER_LIST(MCG_ENUM_ENTRY) MCG_COUNTER_COUNT };
@@ -95,6 +105,18 @@ enum mcg_wildcard {
 enum mcg_wildcard6 {
 	MCG_WILDCARD6_MAPPED = 0, /* ::ffff:127.0.0.1, reachable at 127.0.0.1 */
 	MCG_WILDCARD6_IPV6 = 1,   /* ::1, reachable at ::1 */
+};
+
+/*
+ * The loopback backstop: every new inet socket of the guarded cgroup is bound
+ * to the loopback device, and SO_BINDTODEVICE and SO_BINDTOIFINDEX are
+ * denied, so a path the sock_addr hooks miss still cannot leave the host.
+ * A socket bound to lo cannot reach a remote host, so a policy that
+ * allow-lists remote destinations turns it off.
+ */
+enum mcg_backstop {
+	MCG_BACKSTOP_ON = 0, /* the zero value */
+	MCG_BACKSTOP_OFF = 1,
 };
 
 /* Address family of a rule; 0 marks an unused entry, which matches nothing. */
@@ -138,7 +160,8 @@ struct mcg_policy {
 	__u8 wildcard6;   /* enum mcg_wildcard6 */
 	__u8 bind_count;  /* entries used in bind[] */
 	__u8 connect_count; /* entries used in connect[], for connect and send */
-	__u8 pad[3];
+	__u8 backstop;    /* enum mcg_backstop */
+	__u8 pad[2];
 	struct mcg_rule bind[MCG_MAX_RULES];
 	struct mcg_rule connect[MCG_MAX_RULES];
 };
@@ -149,13 +172,15 @@ _Static_assert(sizeof(struct mcg_policy) == 24 + 2 * MCG_MAX_RULES * 40,
 struct mcg_counters {
 	__u64 count[MCG_HOOK_COUNT][MCG_COUNTER_COUNT];
 };
-_Static_assert(sizeof(struct mcg_counters) == 6 * 4 * 8, "struct mcg_counters is ABI");
+_Static_assert(sizeof(struct mcg_counters) == 9 * 5 * 8, "struct mcg_counters is ABI");
 
 /*
  * One ring-buffer record per decision that is not a plain allow.
  * family is the socket's family; an IPv4-mapped address on an AF_INET6 socket
  * keeps family 6 and its ::ffff: form in addr. new_addr is set for
- * MCG_VERDICT_REWRITTEN only.
+ * MCG_VERDICT_REWRITTEN only. For the listen hook, addr and port are the
+ * listener's local address and the port the kernel chose; for setsockopt,
+ * addr is zero and port is the option name.
  */
 struct mcg_event {
 	__u16 version;    /* MCG_EVENT_VERSION */

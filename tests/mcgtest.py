@@ -41,8 +41,9 @@ REMOTE_V4 = "198.51.100.7"
 REMOTE2_V4 = "203.0.113.5"
 REMOTE_V6 = "2001:db8:1::7"
 
-HOOKS = ("bind4", "bind6", "connect4", "connect6", "sendmsg4", "sendmsg6")
-COUNTERS = ("denied", "rewritten", "audited", "dropped")
+HOOKS = ("bind4", "bind6", "connect4", "connect6", "sendmsg4", "sendmsg6",
+         "listen", "sock_create", "setsockopt")
+COUNTERS = ("denied", "rewritten", "audited", "contained", "dropped")
 
 # Each process that makes TestEnvs numbers them, so two at once get distinct names.
 _sequence_lock = threading.Lock()

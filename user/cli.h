@@ -31,6 +31,7 @@ int mcg_cmd_detach(struct mcg_cli *cli);
 int mcg_cmd_status(struct mcg_cli *cli);
 int mcg_cmd_events(struct mcg_cli *cli);
 int mcg_cmd_run(struct mcg_cli *cli);
+int mcg_cmd_scan(struct mcg_cli *cli);
 
 /* Fail with MCG_EXIT_FAILURE unless running as root; logs why. */
 int mcg_require_root(const struct mcg_cli *cli);

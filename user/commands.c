@@ -13,6 +13,7 @@
 #include "guard.h"
 #include "log.h"
 #include "policy.h"
+#include "scan.h"
 #include "spec.h"
 
 /* Resolve CGROUP for attach; exit code MCG_EXIT_USAGE with a message on bad input. */
@@ -57,6 +58,24 @@ static int check_attach_target(const struct mcg_cli *cli, const struct mcg_cgrou
 	return 0;
 }
 
+/* Warn about sockets the new guard cannot judge because they already exist. */
+static void report_escapes(const struct mcg_cgroup *cg, const struct mcg_policy *policy)
+{
+	struct mcg_escape *escapes;
+	int count = mcg_scan_guard(cg->path, cg->id, policy, &escapes);
+
+	if (count < 0) {
+		pr_warn("scan %s for sockets that escaped the guard: %s", cg->path, strerror(-count));
+		return;
+	}
+	if (count > 0) {
+		pr_warn("%d socket%s in %s escaped the guard: created before it, the kernel does not re-check them; restart the process that holds them ('mcguard scan' lists them again)",
+			count, count == 1 ? "" : "s", cg->rel);
+		mcg_escapes_print(stderr, escapes, count, false);
+	}
+	free(escapes);
+}
+
 int mcg_cmd_attach(struct mcg_cli *cli)
 {
 	struct mcg_state state;
@@ -91,6 +110,12 @@ int mcg_cmd_attach(struct mcg_cli *cli)
 	mcg_audit("%s cgroup=%s id=%llu %s", existed ? "policy-update" : "attach", cg.rel,
 		  (unsigned long long)cg.id, summary);
 	pr_info("%s %s (%s)", existed ? "updated the guard of" : "guarding", cg.rel, summary);
+	if (cli->policy.backstop == MCG_BACKSTOP_OFF)
+		pr_info("the loopback backstop is off: %s",
+			cli->policy.connect_count || cli->policy.bind_count
+				? "allow-listed addresses outside loopback are unreachable from a socket held to lo"
+				: "--no-backstop");
+	report_escapes(&cg, &cli->policy);
 	return MCG_EXIT_OK;
 }
 
@@ -178,6 +203,8 @@ struct guard_view {
 	struct mcg_counters counters;
 	bool attached[MCG_HOOK_COUNT];
 	int attached_count;
+	struct mcg_escape *escapes;
+	int escape_count;
 };
 
 static void read_guard(struct mcg_state *state, const char *mount_point, __u64 id,
@@ -195,11 +222,16 @@ static void read_guard(struct mcg_state *state, const char *mount_point, __u64 i
 	mcg_guard_query_hooks(state, path, view->attached);
 	for (int i = 0; i < MCG_HOOK_COUNT; i++)
 		view->attached_count += view->attached[i];
+	if (view->readable) {
+		view->escape_count = mcg_scan_guard(path, id, &view->policy, &view->escapes);
+		if (view->escape_count < 0)
+			view->escape_count = 0;
+	}
 }
 
 static json_object *guard_json(const struct guard_view *view)
 {
-	json_object *obj = json_object_new_object(), *hooks, *counters;
+	json_object *obj = json_object_new_object(), *hooks, *counters, *escaped;
 
 	json_object_object_add(obj, "cgroup", view->rel ? json_object_new_string(view->rel) : NULL);
 	json_object_object_add(obj, "cgroup_id", json_object_new_uint64(view->id));
@@ -220,6 +252,10 @@ static json_object *guard_json(const struct guard_view *view)
 	}
 	json_object_object_add(obj, "hooks", hooks);
 	json_object_object_add(obj, "counters", counters);
+	escaped = json_object_new_array();
+	for (int i = 0; i < view->escape_count; i++)
+		json_object_array_add(escaped, mcg_escape_json(&view->escapes[i]));
+	json_object_object_add(obj, "escaped", escaped);
 	return obj;
 }
 
@@ -248,6 +284,11 @@ static void print_guard_text(const struct guard_view *view)
 		       mcg_spec_format(&view->policy.connect[i], spec, sizeof(spec)));
 	for (unsigned int i = 0; view->readable && i < view->policy.bind_count; i++)
 		printf("  allow-bind: %s\n", mcg_spec_format(&view->policy.bind[i], spec, sizeof(spec)));
+	if (view->escape_count) {
+		printf("  escaped: %d socket%s created before the guard:\n", view->escape_count,
+		       view->escape_count == 1 ? "" : "s");
+		mcg_escapes_print(stdout, view->escapes, view->escape_count, false);
+	}
 	if (view->readable && view->policy.wildcard == MCG_WILDCARD_LOOPBACK)
 		printf("  wildcard binds to :: go to %s\n",
 		       view->policy.wildcard6 == MCG_WILDCARD6_IPV6 ? "::1" : "::ffff:127.0.0.1");
@@ -308,6 +349,7 @@ int mcg_cmd_status(struct mcg_cli *cli)
 			json_object_array_add(array, guard_json(&view));
 		else
 			print_guard_text(&view);
+		free(view.escapes);
 	}
 	if (cli->argc == 1 && (err || !mcg_guard_exists(&state, cg.id))) {
 		pr_err("%s has no guard under %s", cg.rel, cli->pin_root);
@@ -322,5 +364,78 @@ int mcg_cmd_status(struct mcg_cli *cli)
 	free(ids);
 	if (!err)
 		mcg_state_close(&state);
+	return code;
+}
+
+int mcg_cmd_scan(struct mcg_cli *cli)
+{
+	char mount_point[PATH_MAX], error[PATH_MAX + 128], path[PATH_MAX * 2];
+	struct mcg_state state;
+	struct mcg_cgroup cg;
+	size_t count = 0;
+	__u64 *ids = NULL;
+	int code, err, total = 0;
+
+	if (cli->argc > 1) {
+		pr_err("'mcguard scan' takes at most one CGROUP");
+		return MCG_EXIT_USAGE;
+	}
+	if (cli->argc == 1 && mcg_cgroup_resolve(cli->argv[0], &cg, error, sizeof(error))) {
+		pr_err("%s", error);
+		return MCG_EXIT_USAGE;
+	}
+	code = mcg_require_root(cli);
+	if (code)
+		return code;
+	if (mcg_cgroup_mount(mount_point, sizeof(mount_point))) {
+		pr_err("no cgroup2 filesystem is mounted");
+		return MCG_EXIT_FAILURE;
+	}
+	err = mcg_state_open(&state, cli->pin_root, false);
+	if (err == -ENOENT) {
+		pr_info("no guards under %s", cli->pin_root);
+		return MCG_EXIT_OK;
+	}
+	if (err || mcg_guard_list(&state, &ids, &count)) {
+		if (!err)
+			mcg_state_close(&state);
+		return MCG_EXIT_FAILURE;
+	}
+	mcg_state_unlock(&state);
+
+	for (size_t i = 0; i < count; i++) {
+		struct mcg_escape *escapes;
+		struct mcg_counters counters;
+		struct mcg_policy policy;
+		const char *rel;
+		int found;
+
+		if (cli->argc == 1 && ids[i] != cg.id)
+			continue;
+		rel = mcg_cgroup_path_by_id(ids[i]);
+		if (!rel || mcg_guard_read(&state, ids[i], &policy, &counters))
+			continue;
+		snprintf(path, sizeof(path), "%s%s", mount_point, rel);
+		found = mcg_scan_guard(path, ids[i], &policy, &escapes);
+		if (found < 0) {
+			pr_err("scan %s: %s", path, strerror(-found));
+			code = MCG_EXIT_FAILURE;
+			continue;
+		}
+		mcg_escapes_print(stdout, escapes, found, cli->json);
+		total += found;
+		free(escapes);
+	}
+	if (cli->argc == 1 && !mcg_guard_exists(&state, cg.id)) {
+		pr_err("%s has no guard under %s", cg.rel, cli->pin_root);
+		code = MCG_EXIT_FAILURE;
+	}
+	free(ids);
+	mcg_state_close(&state);
+	if (!code && total)
+		code = MCG_EXIT_FAILURE;
+	if (!cli->json)
+		pr_info("%d socket%s escaped the guard%s", total, total == 1 ? "" : "s",
+			total ? "s: restart the processes that hold them" : "s");
 	return code;
 }

@@ -31,6 +31,9 @@ static const enum bpf_attach_type hook_attach_type[MCG_HOOK_COUNT] = {
 	[MCG_HOOK_CONNECT6] = BPF_CGROUP_INET6_CONNECT,
 	[MCG_HOOK_SENDMSG4] = BPF_CGROUP_UDP4_SENDMSG,
 	[MCG_HOOK_SENDMSG6] = BPF_CGROUP_UDP6_SENDMSG,
+	[MCG_HOOK_LISTEN] = BPF_CGROUP_SOCK_OPS,
+	[MCG_HOOK_SOCK_CREATE] = BPF_CGROUP_INET_SOCK_CREATE,
+	[MCG_HOOK_SETSOCKOPT] = BPF_CGROUP_SETSOCKOPT,
 };
 
 static const char *const map_names[] = { "mcg_policy", "mcg_counters", "mcg_events" };
@@ -139,6 +142,9 @@ static int load_and_pin(struct mcg_state *state)
 	progs[MCG_HOOK_CONNECT6] = skel->progs.mcg_connect6;
 	progs[MCG_HOOK_SENDMSG4] = skel->progs.mcg_sendmsg4;
 	progs[MCG_HOOK_SENDMSG6] = skel->progs.mcg_sendmsg6;
+	progs[MCG_HOOK_LISTEN] = skel->progs.mcg_listen;
+	progs[MCG_HOOK_SOCK_CREATE] = skel->progs.mcg_sock_create;
+	progs[MCG_HOOK_SETSOCKOPT] = skel->progs.mcg_setsockopt;
 	maps[0] = skel->maps.mcg_policy;
 	maps[1] = skel->maps.mcg_counters;
 	maps[2] = skel->maps.mcg_events;
@@ -185,7 +191,9 @@ out:
 static int open_pinned(struct mcg_state *state)
 {
 	static const char *const prog_names[MCG_HOOK_COUNT] = {
-		"mcg_bind4", "mcg_bind6", "mcg_connect4", "mcg_connect6", "mcg_sendmsg4", "mcg_sendmsg6",
+		"mcg_bind4",	"mcg_bind6",  "mcg_connect4",	 "mcg_connect6",
+		"mcg_sendmsg4", "mcg_sendmsg6", "mcg_listen", "mcg_sock_create",
+		"mcg_setsockopt",
 	};
 	int *map_fds[] = { &state->policy_fd, &state->counters_fd, &state->events_fd };
 	char path[PATH_MAX + 64];
@@ -364,6 +372,48 @@ int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
 	return 0;
 }
 
+/*
+ * After the kernel refused an attach with EPERM, name the program that blocks
+ * it: one attached without BPF_F_ALLOW_MULTI to the cgroup or an ancestor.
+ * This only queries; it never changes another tool's programs.
+ */
+static void report_exclusive_programs(const struct mcg_cgroup *cg, int hook)
+{
+	char mount_point[PATH_MAX], path[PATH_MAX];
+	size_t mount_len;
+
+	if (mcg_cgroup_mount(mount_point, sizeof(mount_point)))
+		return;
+	mount_len = strlen(mount_point);
+	snprintf(path, sizeof(path), "%s", cg->path);
+	for (;;) {
+		__u32 ids[64], count = 64, flags = 0;
+		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char *slash;
+
+		if (fd >= 0 && !bpf_prog_query(fd, hook_attach_type[hook], 0, &flags, ids, &count) &&
+		    count > 0 && !(flags & BPF_F_ALLOW_MULTI)) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			int prog_fd = bpf_prog_get_fd_by_id(ids[0]);
+
+			if (prog_fd >= 0 && !bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+				pr_err("%s of %s has program \"%s\" (id %u) attached without BPF_F_ALLOW_MULTI, so the kernel accepts no other program there or below; detach it, or have its owner attach it with BPF_F_ALLOW_MULTI",
+				       mcg_hook_name(hook), path, info.name, ids[0]);
+			if (prog_fd >= 0)
+				close(prog_fd);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (strlen(path) <= mount_len)
+			break;
+		slash = strrchr(path, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+}
+
 /* Attach one hook of a guard and pin the link at dir/HOOK, replacing an old pin. */
 static int attach_hook(struct mcg_state *state, int cgroup_fd, const struct mcg_cgroup *cg,
 		       int hook, const char *dir)
@@ -374,8 +424,9 @@ static int attach_hook(struct mcg_state *state, int cgroup_fd, const struct mcg_
 	link_fd = bpf_link_create(state->prog_fds[hook], cgroup_fd, hook_attach_type[hook], NULL);
 	if (link_fd < 0) {
 		err = -errno;
-		pr_err("attach %s to %s: %s%s", mcg_hook_name(hook), cg->path, strerror(-err),
-		       err == -EPERM ? " (a program attached without BPF_F_ALLOW_MULTI blocks others)" : "");
+		pr_err("attach %s to %s: %s", mcg_hook_name(hook), cg->path, strerror(-err));
+		if (err == -EPERM)
+			report_exclusive_programs(cg, hook);
 		return err;
 	}
 	snprintf(pin, sizeof(pin), "%s/%s", dir, mcg_hook_name(hook));

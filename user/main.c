@@ -17,7 +17,8 @@
 #define FOR_STATUS 0x04
 #define FOR_EVENTS 0x08
 #define FOR_RUN 0x10
-#define FOR_ALL 0x1f
+#define FOR_SCAN 0x20
+#define FOR_ALL 0x3f
 #define FOR_POLICY (FOR_ATTACH | FOR_RUN)
 
 enum option_id {
@@ -35,6 +36,7 @@ enum option_id {
 	OPT_PARENT,
 	OPT_KEEP,
 	OPT_VERSION,
+	OPT_NO_BACKSTOP,
 };
 
 /* The one table of options: parsing and help come from it. */
@@ -55,10 +57,13 @@ static const struct option_spec {
 	  "also allow connects and datagrams to SPEC (repeatable, up to 16)" },
 	{ "allow-bind", OPT_ALLOW_BIND, "SPEC", FOR_POLICY,
 	  "also allow binds to SPEC (repeatable, up to 16)" },
+	{ "no-backstop", OPT_NO_BACKSTOP, NULL, FOR_POLICY,
+	  "do not hold sockets to the loopback device (implied by --allow-connect and --allow-bind)" },
 	{ "force", OPT_FORCE, NULL, FOR_ATTACH,
 	  "attach to a cgroup that contains mcguard itself or has busy child cgroups" },
 	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
-	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS, "print JSON (one object per line)" },
+	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN,
+	  "print JSON (one object per line)" },
 	{ "parent", OPT_PARENT, "CGROUP", FOR_RUN,
 	  "create the cgroup of CMD below CGROUP (default: mcguard below the cgroup2 mount)" },
 	{ "keep", OPT_KEEP, NULL, FOR_RUN, "keep the cgroup and its guard after CMD exits" },
@@ -94,6 +99,11 @@ static const struct command {
 	  "Stream denied, rewritten and audited calls until interrupted. Only one events\n"
 	  "stream can read a pin root at a time.",
 	  "  mcguard events\n  mcguard events --json | jq .\n" },
+	{ "scan", FOR_SCAN, mcg_cmd_scan, "scan [OPTIONS] [CGROUP]",
+	  "List sockets of guarded processes that escaped the guard: created before it was\n"
+	  "attached or before their process joined the cgroup, or passed in from outside.\n"
+	  "The kernel hooks never judge them. Exits 0 when none are found, 1 otherwise.",
+	  "  mcguard scan\n  mcguard scan --json system.slice/mailpit.service\n" },
 	{ "run", FOR_RUN, mcg_cmd_run, "run [OPTIONS] -- CMD [ARGS...]",
 	  "Start CMD in a new guarded cgroup, so its sockets are guarded from the first\n"
 	  "syscall. Exits with CMD's status, or 125 when mcguard fails (CMD does not start).",
@@ -209,6 +219,9 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 		err = mcg_policy_add_rule(&cli->policy, id == OPT_ALLOW_BIND, arg, error,
 					  sizeof(error));
 		break;
+	case OPT_NO_BACKSTOP:
+		cli->policy.backstop = MCG_BACKSTOP_OFF;
+		break;
 	case OPT_FORCE:
 		cli->force = true;
 		break;
@@ -229,7 +242,7 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 	}
 	if (err)
 		return usage_error("%s", error);
-	if (id >= OPT_MODE && id <= OPT_ALLOW_BIND)
+	if ((id >= OPT_MODE && id <= OPT_ALLOW_BIND) || id == OPT_NO_BACKSTOP)
 		cli->policy_given = true;
 	return 0;
 }
@@ -333,5 +346,8 @@ int main(int argc, char **argv)
 	code = parse_command_options(&cli, cmd, argc - first, argv + first);
 	if (code)
 		return code;
+	/* A socket held to lo cannot reach an allow-listed address outside loopback. */
+	if (cli.policy.connect_count || cli.policy.bind_count)
+		cli.policy.backstop = MCG_BACKSTOP_OFF;
 	return cmd->handler(&cli);
 }

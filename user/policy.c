@@ -105,8 +105,10 @@ static void append_rules(const struct mcg_rule *rules, unsigned int count, const
 
 char *mcg_policy_summary(const struct mcg_policy *policy, char *buf, size_t size)
 {
-	snprintf(buf, size, "mode=%s wildcard=%s wildcard6=%s", mcg_mode_name(policy->mode),
-		 mcg_wildcard_name(policy->wildcard), mcg_wildcard6_name(policy->wildcard6));
+	snprintf(buf, size, "mode=%s wildcard=%s wildcard6=%s backstop=%s",
+		 mcg_mode_name(policy->mode), mcg_wildcard_name(policy->wildcard),
+		 mcg_wildcard6_name(policy->wildcard6),
+		 policy->backstop == MCG_BACKSTOP_ON ? "on" : "off");
 	append_rules(policy->connect, policy->connect_count, "allow-connect", buf, size);
 	append_rules(policy->bind, policy->bind_count, "allow-bind", buf, size);
 	return buf;
@@ -130,6 +132,8 @@ void mcg_policy_to_json(const struct mcg_policy *policy, json_object *obj)
 			       json_object_new_string(mcg_wildcard_name(policy->wildcard)));
 	json_object_object_add(obj, "wildcard6",
 			       json_object_new_string(mcg_wildcard6_name(policy->wildcard6)));
+	json_object_object_add(obj, "backstop",
+			       json_object_new_boolean(policy->backstop == MCG_BACKSTOP_ON));
 	json_object_object_add(obj, "allow_connect",
 			       rules_json(policy->connect, policy->connect_count));
 	json_object_object_add(obj, "allow_bind", rules_json(policy->bind, policy->bind_count));

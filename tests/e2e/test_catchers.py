@@ -233,7 +233,8 @@ def listener_addresses(env, port):
     addresses = []
     for line in result.stdout.splitlines():
         local = line.split()[3]
-        address = local.rsplit(":", 1)[0].strip("[]").split("%")[0]
+        # ss prints "[::1]%lo:8025" for a socket held to the loopback device.
+        address = local.rsplit(":", 1)[0].split("%")[0].strip("[]")
         addresses.append(address)
     return addresses
 

@@ -524,18 +524,18 @@ def test_counters_per_hook(env):
     env.mcguard("attach", cgroup)
 
     # No consumer runs during the calls; the ring buffer keeps their events.
-    ops = [dict(DENIED_CALL[hook], count=calls) for hook in HOOKS]
+    ops = [dict(DENIED_CALL[hook], count=calls) for hook in DENIED_CALL]
     result = env.probe(cgroup, *ops)
     counters = env.counters(cgroup)
     stream = env.events(cgroup)
 
-    for hook in HOOKS:
+    for hook in DENIED_CALL:
         assert counters[hook]["denied"] == calls, hook
-    for hook in HOOKS:
+    for hook in DENIED_CALL:
         expected = calls - counters[hook]["dropped"]
         stream.wait_count(is_event(hook, [result["pid"]]), expected, timeout=10)
     time.sleep(0.5)
-    for hook in HOOKS:
+    for hook in DENIED_CALL:
         delivered = stream.count(is_event(hook, [result["pid"]]))
         assert delivered + counters[hook]["dropped"] == calls, \
             f"{hook}: {counters[hook]}, {stream.describe(3)}"

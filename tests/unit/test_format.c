@@ -131,6 +131,9 @@ static void test_names_cover_enums(void **state)
 	assert_int_equal(mcg_hook_from_name("connect4"), MCG_HOOK_CONNECT4);
 	assert_int_equal(mcg_hook_from_name("connect5"), -1);
 	assert_string_equal(mcg_verdict_name(MCG_VERDICT_AUDITED), "audited");
+	assert_string_equal(mcg_verdict_name(MCG_VERDICT_CONTAINED), "contained");
+	assert_string_equal(mcg_verdict_name(MCG_VERDICT_ESCAPED), "escaped");
+	assert_string_equal(mcg_hook_name(MCG_HOOK_LISTEN), "listen");
 	assert_string_equal(mcg_counter_name(MCG_COUNTER_DROPPED), "dropped");
 	assert_string_equal(mcg_protocol_name(250, buf, sizeof(buf)), "250");
 }
@@ -155,7 +158,7 @@ static void test_policy_words(void **state)
 	assert_int_equal(policy.bind_count, 0);
 	mcg_policy_summary(&policy, summary, sizeof(summary));
 	assert_string_equal(summary,
-			    "mode=audit wildcard=loopback wildcard6=ipv6 allow-connect=tcp:192.0.2.0/24:25");
+			    "mode=audit wildcard=loopback wildcard6=ipv6 backstop=on allow-connect=tcp:192.0.2.0/24:25");
 }
 
 static void test_policy_rule_limit(void **state)
