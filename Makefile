@@ -45,6 +45,7 @@ LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all clean check check-unit check-root deps install demo vmlinux
 
 all: $(OUTPUT)/mcguard
@@ -62,21 +63,22 @@ vmlinux:
 $(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/mcguard.bpf.o: bpf/mcguard.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
-$(OUTPUT)/mcguard.skel.h: $(OUTPUT)/mcguard.bpf.o
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name mcguard_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
 $(OUTPUT)/user/%.o: user/%.c Makefile | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The loader includes the skeleton, so it waits for it.
+# The loaders include the skeletons, so they wait for them.
 $(OUTPUT)/user/guard.o: $(OUTPUT)/mcguard.skel.h
+$(OUTPUT)/user/holders.o: $(OUTPUT)/mcguard_holders.skel.h
 
 $(OUTPUT)/mcguard: $(USER_OBJS)
 	$(call msg,LINK,$@)

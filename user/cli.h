@@ -19,6 +19,7 @@ struct mcg_cli {
 	bool force;
 	bool all;
 	bool keep;
+	bool destroy;
 	const char *parent;
 	bool policy_given; /* any policy option was given */
 	struct mcg_policy policy;

@@ -374,7 +374,7 @@ int mcg_cmd_scan(struct mcg_cli *cli)
 	struct mcg_cgroup cg;
 	size_t count = 0;
 	__u64 *ids = NULL;
-	int code, err, total = 0;
+	int code, err, total = 0, total_closed = 0;
 
 	if (cli->argc > 1) {
 		pr_err("'mcguard scan' takes at most one CGROUP");
@@ -422,7 +422,21 @@ int mcg_cmd_scan(struct mcg_cli *cli)
 			code = MCG_EXIT_FAILURE;
 			continue;
 		}
-		mcg_escapes_print(stdout, escapes, found, cli->json);
+		mcg_escapes_print(stdout, escapes, cli->destroy ? 0 : found, cli->json);
+		if (cli->destroy && found > 0) {
+			int closed = mcg_scan_destroy(path, escapes, found);
+
+			if (closed < 0) {
+				pr_err("close the escaped sockets of %s: %s", rel, strerror(-closed));
+				code = MCG_EXIT_FAILURE;
+				closed = 0;
+			}
+			mcg_audit("destroy cgroup=%s id=%llu closed=%d of %d escaped sockets", rel,
+				  (unsigned long long)ids[i], closed, found);
+			mcg_escapes_print(stdout, escapes, found, cli->json);
+			total_closed += closed;
+			found -= closed;
+		}
 		total += found;
 		free(escapes);
 	}
@@ -434,8 +448,10 @@ int mcg_cmd_scan(struct mcg_cli *cli)
 	mcg_state_close(&state);
 	if (!code && total)
 		code = MCG_EXIT_FAILURE;
+	if (cli->destroy && !cli->json)
+		pr_info("closed %d escaped socket%s", total_closed, total_closed == 1 ? "" : "s");
 	if (!cli->json)
-		pr_info("%d socket%s escaped the guard%s", total, total == 1 ? "" : "s",
-			total ? "s: restart the processes that hold them" : "s");
+		pr_info("%d socket%s escaped the guards%s", total, total == 1 ? "" : "s",
+			total ? ": restart the processes that hold them" : "");
 	return code;
 }

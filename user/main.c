@@ -37,6 +37,7 @@ enum option_id {
 	OPT_KEEP,
 	OPT_VERSION,
 	OPT_NO_BACKSTOP,
+	OPT_DESTROY,
 };
 
 /* The one table of options: parsing and help come from it. */
@@ -64,6 +65,8 @@ static const struct option_spec {
 	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
 	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN,
 	  "print JSON (one object per line)" },
+	{ "destroy", OPT_DESTROY, NULL, FOR_SCAN,
+	  "close each escaped socket that only guarded processes hold (SOCK_DESTROY)" },
 	{ "parent", OPT_PARENT, "CGROUP", FOR_RUN,
 	  "create the cgroup of CMD below CGROUP (default: mcguard below the cgroup2 mount)" },
 	{ "keep", OPT_KEEP, NULL, FOR_RUN, "keep the cgroup and its guard after CMD exits" },
@@ -102,8 +105,10 @@ static const struct command {
 	{ "scan", FOR_SCAN, mcg_cmd_scan, "scan [OPTIONS] [CGROUP]",
 	  "List sockets of guarded processes that escaped the guard: created before it was\n"
 	  "attached or before their process joined the cgroup, or passed in from outside.\n"
-	  "The kernel hooks never judge them. Exits 0 when none are found, 1 otherwise.",
-	  "  mcguard scan\n  mcguard scan --json system.slice/mailpit.service\n" },
+	  "The kernel hooks never judge them. Exits 0 when none are found (or, with\n"
+	  "--destroy, all were closed), 1 otherwise.",
+	  "  mcguard scan\n  mcguard scan --json system.slice/mailpit.service\n"
+	  "  mcguard scan --destroy mailhog\n" },
 	{ "run", FOR_RUN, mcg_cmd_run, "run [OPTIONS] -- CMD [ARGS...]",
 	  "Start CMD in a new guarded cgroup, so its sockets are guarded from the first\n"
 	  "syscall. Exits with CMD's status, or 125 when mcguard fails (CMD does not start).",
@@ -236,6 +241,9 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 		break;
 	case OPT_KEEP:
 		cli->keep = true;
+		break;
+	case OPT_DESTROY:
+		cli->destroy = true;
 		break;
 	default:
 		return usage_error("%s", "invalid option");

@@ -21,6 +21,7 @@
 
 #include "cgroup.h"
 #include "format.h"
+#include "holders.h"
 #include "log.h"
 #include "mcguard_addr.h"
 #include "scan.h"
@@ -32,17 +33,7 @@
 
 #define LOOPBACK_IFINDEX 1
 
-/* One socket as sock_diag reports it, passed from the namespace child over a pipe. */
-struct diag_sock {
-	__u32 src[4], dst[4]; /* network byte order */
-	__u32 ifindex;
-	__u32 inode;
-	__u16 sport, dport;   /* host byte order */
-	__u8 family;          /* AF_INET or AF_INET6 */
-	__u8 protocol;
-	__u8 state;
-	__u8 pad;
-};
+#define diag_sock mcg_diag_sock
 
 /* A socket file descriptor of a guarded process. */
 struct held_sock {
@@ -197,6 +188,8 @@ static int dump_sockets(int out)
 					memcpy(sock.dst, msg->id.idiag_dst, sizeof(sock.dst));
 					sock.ifindex = msg->id.idiag_if;
 					sock.inode = msg->idiag_inode;
+					sock.cookie[0] = msg->id.idiag_cookie[0];
+					sock.cookie[1] = msg->id.idiag_cookie[1];
 					if (write(out, &sock, sizeof(sock)) != sizeof(sock))
 						return -EPIPE;
 				}
@@ -335,6 +328,7 @@ static void fill_escape(struct mcg_escape *escape, const struct diag_sock *sock,
 			event->comm[strcspn(event->comm, "\n")] = '\0';
 		fclose(f);
 	}
+	escape->diag = *sock;
 	escape->state = sock->state;
 	escape->inode = sock->inode;
 	escape->fd = held->fd;
@@ -425,6 +419,13 @@ json_object *mcg_escape_json(const struct mcg_escape *escape)
 						      ? "UNCONN"
 						      : mcg_tcp_state_name(escape->state)));
 	json_object_object_add(obj, "fd", json_object_new_int(escape->fd));
+	if (escape->destroy == MCG_DESTROY_CLOSED)
+		json_object_object_add(obj, "destroyed", json_object_new_boolean(1));
+	else if (escape->destroy == MCG_DESTROY_SHARED)
+		json_object_object_add(obj, "held_outside_by", json_object_new_int(escape->destroy_detail));
+	else if (escape->destroy == MCG_DESTROY_FAILED)
+		json_object_object_add(obj, "destroy_error",
+				       json_object_new_string(strerror(escape->destroy_detail)));
 	return obj;
 }
 
@@ -448,10 +449,176 @@ void mcg_escapes_print(FILE *out, const struct mcg_escape *escapes, int count, b
 		}
 		mcg_event_text(&escape->event, escape->event.time_ns,
 			       mcg_cgroup_path_by_id(escape->event.cgroup_id), line, sizeof(line));
-		fprintf(out, "%s %s fd %d\n", line,
+		fprintf(out, "%s %s fd %d", line,
 			escape->event.protocol == IPPROTO_UDP && escape->state == STATE_CLOSE
 				? "UNCONN"
 				: mcg_tcp_state_name(escape->state),
 			escape->fd);
+		if (escape->destroy == MCG_DESTROY_CLOSED)
+			fprintf(out, " (closed)");
+		else if (escape->destroy == MCG_DESTROY_SHARED)
+			fprintf(out, " (not closed: pid %d outside the guard holds it too)",
+				escape->destroy_detail);
+		else if (escape->destroy == MCG_DESTROY_FAILED)
+			fprintf(out, " (close failed: %s)", strerror(escape->destroy_detail));
+		fputc('\n', out);
 	}
+}
+
+/* Send SOCK_DESTROY for one socket of the current namespace; returns 0 or -errno. */
+static int destroy_socket(int nl, const struct mcg_diag_sock *sock)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} request = {
+		.nlh = { .nlmsg_len = sizeof(request), .nlmsg_type = SOCK_DESTROY,
+			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK },
+		.req = { .sdiag_family = sock->family, .sdiag_protocol = sock->protocol,
+			 .idiag_states = ~0u },
+	};
+	char buf[512];
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	ssize_t len;
+
+	request.req.id.idiag_sport = htons(sock->sport);
+	request.req.id.idiag_dport = htons(sock->dport);
+	memcpy(request.req.id.idiag_src, sock->src, sizeof(sock->src));
+	memcpy(request.req.id.idiag_dst, sock->dst, sizeof(sock->dst));
+	request.req.id.idiag_if = sock->ifindex;
+	request.req.id.idiag_cookie[0] = sock->cookie[0];
+	request.req.id.idiag_cookie[1] = sock->cookie[1];
+
+	if (send(nl, &request, sizeof(request), 0) < 0)
+		return -errno;
+	len = recv(nl, buf, sizeof(buf), 0);
+	if (len < 0)
+		return -errno;
+	if (!NLMSG_OK(nlh, len) || nlh->nlmsg_type != NLMSG_ERROR)
+		return -EIO;
+	return ((struct nlmsgerr *)NLMSG_DATA(nlh))->error;
+}
+
+/*
+ * Destroy the sockets of escapes[] marked for it that live in the network
+ * namespace of netns_pid, from a child process inside that namespace. Each
+ * result comes back as one int over a pipe, in order.
+ */
+static void destroy_in_namespace(int netns_pid, struct mcg_escape *escapes, int count)
+{
+	int pipe_fds[2], status;
+	pid_t child;
+
+	if (pipe2(pipe_fds, O_CLOEXEC))
+		return;
+	child = fork();
+	if (child < 0) {
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
+		return;
+	}
+	if (child == 0) {
+		char path[64];
+		int ns, nl;
+
+		close(pipe_fds[0]);
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", netns_pid);
+		ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0 || setns(ns, CLONE_NEWNET))
+			_exit(1);
+		nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		for (int i = 0; i < count; i++) {
+			int err;
+
+			if (!escapes[i].in_batch)
+				continue;
+			err = nl < 0 ? -errno : destroy_socket(nl, &escapes[i].diag);
+			if (write(pipe_fds[1], &err, sizeof(err)) != sizeof(err))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(pipe_fds[1]);
+	for (int i = 0; i < count; i++) {
+		int err;
+
+		if (!escapes[i].in_batch)
+			continue;
+		if (read(pipe_fds[0], &err, sizeof(err)) != sizeof(err))
+			err = -EIO;
+		escapes[i].destroy = err ? MCG_DESTROY_FAILED : MCG_DESTROY_CLOSED;
+		escapes[i].destroy_detail = -err;
+	}
+	close(pipe_fds[0]);
+	waitpid(child, &status, 0);
+}
+
+static bool pid_is_guarded(const struct held_list *guarded, __u32 tgid)
+{
+	for (size_t i = 0; i < guarded->count; i++)
+		if ((__u32)guarded->items[i].pid == tgid)
+			return true;
+	return false;
+}
+
+int mcg_scan_destroy(const char *guard_path, struct mcg_escape *escapes, int count)
+{
+	struct held_list guarded = { 0 };
+	struct mcg_holder_record *holders = NULL;
+	__u64 *inodes;
+	int found, closed = 0;
+
+	if (count <= 0)
+		return 0;
+	inodes = calloc(count, sizeof(*inodes));
+	if (!inodes)
+		return -ENOMEM;
+	for (int i = 0; i < count; i++)
+		inodes[i] = escapes[i].inode;
+	found = mcg_find_holders(inodes, count, &holders);
+	free(inodes);
+	if (found < 0)
+		return found;
+
+	/* The guarded processes, from the cgroup.procs files below the guard. */
+	walk_list = &guarded;
+	nftw(guard_path, walk_cgroup, 16, FTW_PHYS);
+
+	for (int i = 0; i < count; i++) {
+		for (int h = 0; h < found; h++) {
+			if (holders[h].inode != escapes[i].inode || pid_is_guarded(&guarded, holders[h].tgid))
+				continue;
+			escapes[i].destroy = MCG_DESTROY_SHARED;
+			escapes[i].destroy_detail = holders[h].tgid;
+			break;
+		}
+	}
+	free(holders);
+
+	/* One child per namespace; in_batch marks the sockets of the current one. */
+	for (int i = 0; i < count; i++) {
+		unsigned long netns = 0;
+
+		if (escapes[i].destroy != MCG_DESTROY_NOT_TRIED)
+			continue;
+		for (size_t g = 0; g < guarded.count; g++)
+			if ((__u32)guarded.items[g].pid == escapes[i].event.pid)
+				netns = guarded.items[g].netns;
+		for (int j = i; j < count; j++) {
+			unsigned long other = 0;
+
+			for (size_t g = 0; g < guarded.count; g++)
+				if ((__u32)guarded.items[g].pid == escapes[j].event.pid)
+					other = guarded.items[g].netns;
+			escapes[j].in_batch = escapes[j].destroy == MCG_DESTROY_NOT_TRIED && other == netns;
+		}
+		destroy_in_namespace(escapes[i].event.pid, escapes, count);
+		for (int j = i; j < count; j++)
+			escapes[j].in_batch = false;
+	}
+	free(guarded.items);
+
+	for (int i = 0; i < count; i++)
+		closed += escapes[i].destroy == MCG_DESTROY_CLOSED;
+	return closed;
 }

@@ -94,6 +94,18 @@ SEND_FD = textwrap.dedent("""\
     c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
 """)
 
+SEND_FD_AND_HOLD = HOLD + textwrap.dedent("""\
+    import array
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", int(sys.argv[2])))
+    s.listen()
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(sys.argv[1])
+    c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [s.fileno()]))])
+    ready(port=s.getsockname()[1])
+""")
+
 SOCKOPT = textwrap.dedent("""\
     import errno, json, socket
     s = socket.socket()
@@ -481,3 +493,54 @@ def test_killed_run_adopted_by_attach(env):
     assert status["generation"] == 2
     assert env.probe(path, {"family": "ipv6", "type": "tcp", "action": "connect",
                             "address": REMOTE_V6, "port": 25})["error"] == "EPERM"
+
+
+# Closing escaped sockets.
+
+def test_scan_destroy_closes_escaped_listener(env, holders):
+    cgroup = env.cgroup("a")
+    holder = hold_guarded(env, holders, cgroup, LISTEN_ANY, 1031)
+    env.mcguard("attach", cgroup)
+    assert peer_connect_errno(env, GUARDED_V4, 1031) == 0
+
+    result = env.mcguard("scan", "--destroy", "--json", cgroup, check=False)
+    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    code, remaining = scan_json(env, cgroup)
+
+    assert result.returncode == 0, result.stderr
+    assert [(record["port"], record.get("destroyed")) for record in records] == [(1031, True)]
+    assert peer_connect_errno(env, GUARDED_V4, 1031) != 0
+    assert code == 0
+    assert remaining == []
+    assert holder.process.poll() is None
+
+
+def test_scan_destroy_spares_shared_socket(env, holders):
+    cgroup = env.cgroup("a")
+    env.mcguard("attach", cgroup)
+    path = tempfile.mktemp(prefix="mcguard-test-", suffix=".sock")
+    receiver = env.in_guarded(cgroup, [sys.executable, "-c", RECEIVE_FD, path],
+                              stdin=subprocess.PIPE)
+    try:
+        assert json.loads(receiver.stdout.readline())["listening"]
+        # The sender keeps its own copy: a process outside the guard holds it too.
+        sender = env.in_guarded(None, [sys.executable, "-c", SEND_FD_AND_HOLD, path, 1032],
+                                stdin=subprocess.PIPE)
+        sender_holder = Holder(sender)
+        holders.append(sender_holder)
+        holders.append(Holder(receiver))
+
+        result = env.mcguard("scan", "--destroy", "--json", cgroup, check=False)
+        records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+        assert result.returncode == 1
+        assert len(records) == 1
+        assert records[0]["held_outside_by"] == sender.pid
+        assert "destroyed" not in records[0]
+        assert peer_connect_errno(env, GUARDED_V4, 1032) == 0
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+            receiver.wait(timeout=10)
+        if os.path.exists(path):
+            os.unlink(path)
