@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Which processes hold given socket inodes, from a BPF task_file iterator. */
+/* The processes that hold given socket inodes, from a BPF task_file iterator. */
 #ifndef MCG_HOLDERS_H
 #define MCG_HOLDERS_H
 

@@ -500,9 +500,9 @@ static int destroy_socket(int nl, const struct mcg_diag_sock *sock)
 }
 
 /*
- * Destroy the sockets of escapes[] marked for it that live in the network
- * namespace of netns_pid, from a child process inside that namespace. Each
- * result comes back as one int over a pipe, in order.
+ * Destroy the sockets of escapes[] with in_batch set, which all live in the
+ * network namespace of netns_pid, from a child process inside that
+ * namespace. The child writes one result per socket, in order, to a pipe.
  */
 static void destroy_in_namespace(int netns_pid, struct mcg_escape *escapes, int count)
 {
