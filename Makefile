@@ -43,6 +43,8 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o $(OUTPUT)/user/policy.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+# Helper programs that the root tests run.
+TEST_HELPERS := $(OUTPUT)/tests/iouring_probe
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -88,6 +90,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
 
+$(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+
 # Install the build and test packages that are missing (Debian and Ubuntu).
 deps:
 	$(Q)./tests/deps.sh
@@ -95,12 +101,12 @@ deps:
 check-unit: $(UNIT_TESTS)
 	$(Q)./tests/run-unit.sh $(UNIT_TESTS)
 
-check-root: $(OUTPUT)/mcguard
+check-root: $(OUTPUT)/mcguard $(TEST_HELPERS)
 	$(Q)./tests/run-root.sh
 
 # Every test layer: unit tests, then root integration and end-to-end tests.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_HELPERS)
 	$(Q)./tests/run-all.sh $(UNIT_TESTS)
 
 demo: deps

@@ -544,3 +544,60 @@ def test_scan_destroy_spares_shared_socket(env, holders):
             receiver.wait(timeout=10)
         if os.path.exists(path):
             os.unlink(path)
+
+
+# The same calls through io_uring, which reaches the same kernel paths.
+
+IOURING_PROBE = os.path.join(os.path.dirname(__file__), "..", "..", ".output", "tests",
+                             "iouring_probe")
+
+
+def iouring(env, cgroup, op, address, port, hold=None):
+    argv = [IOURING_PROBE, op, address, str(port)] + ([str(hold)] if hold else [])
+    if hold:
+        process = env.in_guarded(cgroup, argv, stdin=subprocess.PIPE)
+        line = process.stdout.readline()
+        return json.loads(line), process
+    result = env.run_guarded(cgroup, argv)
+    if result.returncode == 77:
+        pytest.skip(f"io_uring {op}: {result.stdout.strip()}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), None
+
+
+@pytest.mark.parametrize("op, address, port, error", [
+    ("connect", REMOTE_V4, 25, "EPERM"),
+    ("connect", REMOTE_V6, 25, "EPERM"),
+    ("connect", "127.0.0.1", 9, "ECONNREFUSED"),
+    ("bind", "0.0.0.0", 0, "EPERM"),
+    ("bind", "::", 0, "EPERM"),
+    ("bind", "127.0.0.1", 0, None),
+])
+def test_iouring_calls_guarded(env, op, address, port, error):
+    if not os.path.exists(IOURING_PROBE):
+        pytest.fail(f"{IOURING_PROBE} is missing: build it with make check")
+    cgroup = env.cgroup("a")
+    env.mcguard("attach", cgroup)
+
+    result, _ = iouring(env, cgroup, op, address, port)
+
+    assert result["error"] == error, result
+
+
+def test_iouring_listen_without_bind_contained(env):
+    cgroup = env.cgroup("a")
+    env.mcguard("attach", "--no-backstop", cgroup)
+    stream = env.events(cgroup)
+
+    result, process = iouring(env, cgroup, "listen", "-", 0, hold=10)
+    try:
+        if result["error"] == "operation not supported":
+            pytest.skip("io_uring listen: not supported by this kernel")
+        assert result["res"] == 0, result
+        assert peer_connect_errno(env, GUARDED_V4, result["port"]) != 0
+        event = stream.wait_for(is_verdict("listen", "contained"))
+        assert event is not None, stream.describe()
+        assert event["port"] == result["port"]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
