@@ -45,9 +45,17 @@ struct {
 	__type(value, struct mcg_counters);
 } mcg_counters SEC(".maps");
 
+#define MCG_RING_SIZE (4 << 20)
+/*
+ * Waking the reader on every event costs microseconds per denied call and
+ * caps a flood, so events are submitted without a wakeup. The reader drains
+ * on a short timer, and a ring filled beyond this wakes it at once.
+ */
+#define MCG_RING_WAKEUP_BYTES (MCG_RING_SIZE / 8)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
+	__uint(max_entries, MCG_RING_SIZE);
 } mcg_events SEC(".maps");
 
 /* Addresses of one call: IPv4 in ip6[0] for family 4. */
@@ -111,7 +119,10 @@ static __always_inline void mcg_report(const struct mcg_policy *policy, const st
 	__builtin_memcpy(event->addr, call->ip6, sizeof(event->addr));
 	__builtin_memcpy(event->new_addr, call->new_ip6, sizeof(event->new_addr));
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, bpf_ringbuf_query(&mcg_events, BPF_RB_AVAIL_DATA) >
+					  MCG_RING_WAKEUP_BYTES
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
 }
 
 /* A call that no loopback rule and no allow-list entry let through. */

@@ -234,10 +234,12 @@ def test_events_text_line(env):
     stream = env.events(text=True)
 
     result = env.probe(cgroup, CONNECT_REMOTE)
+    # The first line is the column header; the event follows it.
     deadline = time.monotonic() + 5
-    while not stream.other_lines and time.monotonic() < deadline:
+    while len(stream.other_lines) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    fields = stream.other_lines[-1].split() if stream.other_lines else []
+    assert stream.other_lines[0].split()[:3] == ["TIME", "HOOK", "VERDICT"]
+    fields = stream.other_lines[-1].split()
 
     assert fields[1:4] == ["connect4", "denied", "tcp"], stream.describe()
     assert fields[4] == f"{REMOTE_V4}:26"
