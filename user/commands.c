@@ -78,9 +78,12 @@ static void report_escapes(const struct mcg_cgroup *cg, const struct mcg_policy 
 
 int mcg_cmd_attach(struct mcg_cli *cli)
 {
+	struct mcg_counters counters;
+	struct mcg_policy policy;
 	struct mcg_state state;
 	struct mcg_cgroup cg;
 	char summary[2048];
+	const char *action;
 	bool existed, created;
 	int code, err;
 
@@ -97,7 +100,13 @@ int mcg_cmd_attach(struct mcg_cli *cli)
 	created = !mcg_state_exists(cli->pin_root);
 	if (mcg_state_open(&state, cli->pin_root, true))
 		return MCG_EXIT_FAILURE;
-	err = mcg_guard_attach(&state, &cg, &cli->policy, &existed);
+	/* Without policy options, attaching again only repairs and keeps the policy. */
+	err = mcg_guard_attach(&state, &cg, cli->policy_given ? &cli->policy : NULL, &existed);
+	if (!err)
+		err = mcg_guard_read(&state, cg.id, &policy, &counters);
+	if (!err && mcg_guard_has_other_mcguard(&state, cg.path))
+		pr_warn("%s is also guarded from another pin root: both policies apply, so the stricter one wins; see 'bpftool cgroup show %s'",
+			cg.rel, cg.path);
 	if (err) {
 		if (created)
 			mcg_state_remove_if_unused(&state);
@@ -106,16 +115,27 @@ int mcg_cmd_attach(struct mcg_cli *cli)
 	}
 	mcg_state_close(&state);
 
-	mcg_policy_summary(&cli->policy, summary, sizeof(summary));
-	mcg_audit("%s cgroup=%s id=%llu %s", existed ? "policy-update" : "attach", cg.rel,
-		  (unsigned long long)cg.id, summary);
-	pr_info("%s %s (%s)", existed ? "updated the guard of" : "guarding", cg.rel, summary);
-	if (cli->policy.backstop == MCG_BACKSTOP_OFF)
+	mcg_policy_summary(&policy, summary, sizeof(summary));
+	if (!existed)
+		action = "attach";
+	else if (cli->policy_given)
+		action = "policy-update";
+	else
+		action = "repair";
+	mcg_audit("%s cgroup=%s id=%llu %s", action, cg.rel, (unsigned long long)cg.id, summary);
+	if (!existed)
+		pr_info("guarding %s (%s)", cg.rel, summary);
+	else if (cli->policy_given)
+		pr_info("updated the guard of %s (%s)", cg.rel, summary);
+	else
+		pr_info("checked the guard of %s and kept its policy (%s); give policy options to change it",
+			cg.rel, summary);
+	if (policy.backstop == MCG_BACKSTOP_OFF)
 		pr_info("the loopback backstop is off: %s",
-			cli->policy.connect_count || cli->policy.bind_count
+			policy.connect_count || policy.bind_count
 				? "allow-listed addresses outside loopback are unreachable from a socket held to lo"
 				: "--no-backstop");
-	report_escapes(&cg, &cli->policy);
+	report_escapes(&cg, &policy);
 	return MCG_EXIT_OK;
 }
 

@@ -253,9 +253,18 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	if (code)
 		return code;
 
+	/* A mistyped --pin-root would otherwise start an empty stream that never shows anything. */
+	if (strcmp(cli->pin_root, MCG_DEFAULT_PIN_ROOT) && access(cli->pin_root, F_OK)) {
+		pr_err("pin root %s does not exist: check --pin-root, or attach a guard there first",
+		       cli->pin_root);
+		return MCG_EXIT_FAILURE;
+	}
 	/* Load the programs if needed, so events of guards attached later arrive too. */
 	if (mcg_state_open(&state, cli->pin_root, true))
 		return MCG_EXIT_FAILURE;
+	if (ctx.filter_id && !mcg_guard_exists(&state, ctx.filter_id))
+		pr_warn("%s has no guard under %s yet: its events show once one is attached",
+			cg.rel, cli->pin_root);
 	mcg_state_unlock(&state);
 	reader_fd = claim_reader(&state);
 	if (reader_fd < 0) {

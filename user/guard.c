@@ -38,6 +38,9 @@ static const enum bpf_attach_type hook_attach_type[MCG_HOOK_COUNT] = {
 
 static const char *const map_names[] = { "mcg_policy", "mcg_counters", "mcg_events" };
 
+/* The zero policy is the strictest one: enforce, wildcards denied, no allow-list. */
+static const struct mcg_policy default_policy;
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -48,6 +51,7 @@ static void close_fd(int *fd)
 /* Make sure dir is on a bpf filesystem; mount bpffs at /sys/fs/bpf when it is missing there. */
 static int ensure_bpffs(const char *dir)
 {
+	bool created = false;
 	struct statfs sfs;
 
 	if (statfs("/sys/fs/bpf", &sfs) == 0 && sfs.f_type != BPF_FS_MAGIC &&
@@ -58,13 +62,22 @@ static int ensure_bpffs(const char *dir)
 		}
 		pr_info("mounted bpffs at /sys/fs/bpf");
 	}
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		pr_err("create pin root %s: %s", dir, strerror(errno));
-		return -errno;
+	if (mkdir(dir, 0700)) {
+		if (errno != EEXIST) {
+			int err = -errno;
+
+			pr_err("create pin root %s: %s%s", dir, strerror(-err),
+			       strchr(dir, '.') && err == -EPERM ? " (bpffs rejects names with a dot)" : "");
+			return err;
+		}
+	} else {
+		created = true;
 	}
 	if (statfs(dir, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
 		pr_err("pin root %s is not on a bpf filesystem: mount one with 'mount -t bpf bpf /sys/fs/bpf' or choose --pin-root below it",
 		       dir);
+		if (created)
+			rmdir(dir);
 		return -EINVAL;
 	}
 	return 0;
@@ -256,6 +269,52 @@ static void remove_staging_guards(struct mcg_state *state)
 	closedir(dir);
 }
 
+/*
+ * Is the guard's cgroup gone? The kernel detaches a guard's links when its
+ * cgroup is removed, so every pinned link reports no cgroup, and the id is
+ * nowhere in the cgroup tree.
+ */
+static bool guard_is_stale(struct mcg_state *state, __u64 cgroup_id)
+{
+	char pin[PATH_MAX + 96];
+
+	for (int i = 0; i < MCG_HOOK_COUNT; i++) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		snprintf(pin, sizeof(pin), "%s/%s/%llu/%s", state->dir, GUARDS_DIR,
+			 (unsigned long long)cgroup_id, mcg_hook_name(i));
+		fd = bpf_obj_get(pin);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.cgroup.cgroup_id) {
+			close(fd);
+			return false;
+		}
+		close(fd);
+	}
+	return mcg_cgroup_path_by_id(cgroup_id) == NULL;
+}
+
+/* Remove the pins of guards whose cgroup was removed; they guard nothing. */
+static void remove_stale_guards(struct mcg_state *state)
+{
+	size_t count = 0;
+	__u64 *ids = NULL;
+
+	if (mcg_guard_list(state, &ids, &count))
+		return;
+	for (size_t i = 0; i < count; i++) {
+		if (!guard_is_stale(state, ids[i]))
+			continue;
+		mcg_guard_detach(state, ids[i]);
+		pr_info("removed the guard of cgroup id %llu: the cgroup no longer exists",
+			(unsigned long long)ids[i]);
+	}
+	free(ids);
+}
+
 int mcg_state_open(struct mcg_state *state, const char *pin_root, bool create)
 {
 	struct stat st;
@@ -304,6 +363,7 @@ int mcg_state_open(struct mcg_state *state, const char *pin_root, bool create)
 	if (err)
 		goto fail;
 	remove_staging_guards(state);
+	remove_stale_guards(state);
 	return 0;
 
 fail:
@@ -414,6 +474,35 @@ static void report_exclusive_programs(const struct mcg_cgroup *cg, int hook)
 	}
 }
 
+bool mcg_guard_has_other_mcguard(struct mcg_state *state, const char *path)
+{
+	__u32 ids[64], count = 64, flags = 0;
+	bool found = false;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (!bpf_prog_query(fd, BPF_CGROUP_INET4_BIND, 0, &flags, ids, &count)) {
+		for (__u32 i = 0; i < count && i < 64 && !found; i++) {
+			struct bpf_prog_info info = {};
+			__u32 len = sizeof(info);
+			int prog_fd;
+
+			if (ids[i] == state->prog_ids[MCG_HOOK_BIND4])
+				continue;
+			prog_fd = bpf_prog_get_fd_by_id(ids[i]);
+			if (prog_fd < 0)
+				continue;
+			if (!bpf_obj_get_info_by_fd(prog_fd, &info, &len) &&
+			    !strcmp(info.name, "mcg_bind4"))
+				found = true;
+			close(prog_fd);
+		}
+	}
+	close(fd);
+	return found;
+}
+
 /* Attach one hook of a guard and pin the link at dir/HOOK, replacing an old pin. */
 static int attach_hook(struct mcg_state *state, int cgroup_fd, const struct mcg_cgroup *cg,
 		       int hook, const char *dir)
@@ -462,11 +551,12 @@ static void detach_dir(const char *dir)
 }
 
 static int write_policy(struct mcg_state *state, const struct mcg_cgroup *cg,
-			const struct mcg_policy *policy)
+			const struct mcg_policy *policy, bool fresh)
 {
 	struct mcg_policy old = {}, next = *policy;
 
-	bpf_map_lookup_elem(state->policy_fd, &cg->id, &old);
+	if (!fresh)
+		bpf_map_lookup_elem(state->policy_fd, &cg->id, &old);
 	next.guard_cgroup_id = cg->id;
 	next.generation = old.generation + 1;
 	/* The kernel swaps the whole value in one step, so programs see old or new. */
@@ -479,7 +569,26 @@ static int write_policy(struct mcg_state *state, const struct mcg_cgroup *cg,
 	return 0;
 }
 
-/* Re-attach missing hooks of an existing guard, then swap its policy. */
+static int reset_counters(struct mcg_state *state, const struct mcg_cgroup *cg)
+{
+	int cpus = libbpf_num_possible_cpus();
+	struct mcg_counters *zeroes;
+	int err = 0;
+
+	if (cpus <= 0)
+		return cpus;
+	zeroes = calloc(cpus, sizeof(*zeroes));
+	if (!zeroes)
+		return -ENOMEM;
+	if (bpf_map_update_elem(state->counters_fd, &cg->id, zeroes, BPF_ANY)) {
+		err = -errno;
+		pr_err("reset the counters of %s: %s", cg->path, strerror(-err));
+	}
+	free(zeroes);
+	return err;
+}
+
+/* Re-attach missing hooks of an existing guard, then swap its policy unless policy is NULL. */
 static int update_guard(struct mcg_state *state, const struct mcg_cgroup *cg,
 			const struct mcg_policy *policy, int cgroup_fd)
 {
@@ -499,7 +608,7 @@ static int update_guard(struct mcg_state *state, const struct mcg_cgroup *cg,
 		if (err)
 			return err;
 	}
-	return write_policy(state, cg, policy);
+	return policy ? write_policy(state, cg, policy, false) : 0;
 }
 
 /* Attach all hooks under a staging directory and rename it into place only when all succeeded. */
@@ -521,8 +630,14 @@ static int create_guard(struct mcg_state *state, const struct mcg_cgroup *cg,
 		if (err)
 			goto fail;
 	}
-	/* Storage exists from the first attach, zeroed, which enforces loopback only. */
-	err = write_policy(state, cg, policy);
+	/*
+	 * Storage exists from the first attach and enforces loopback only until
+	 * the policy is written. It can outlive an earlier guard of the same
+	 * cgroup, so the counters start again from zero.
+	 */
+	err = reset_counters(state, cg);
+	if (!err)
+		err = write_policy(state, cg, policy ? policy : &default_policy, true);
 	if (err)
 		goto fail;
 	if (rename(staging, dir)) {

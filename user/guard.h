@@ -46,8 +46,10 @@ void mcg_state_unlock(struct mcg_state *state);
 
 /*
  * Attach the guard to cg with policy, or replace the policy of the guard that
- * is already there and re-attach any hook that went missing. *existed tells
- * which one happened. All or nothing: on failure no new link stays attached.
+ * is already there and re-attach any hook that went missing. A NULL policy
+ * keeps an existing guard's policy and gives a new guard the default one.
+ * *existed tells which one happened. All or nothing: on failure no new link
+ * stays attached.
  */
 int mcg_guard_attach(struct mcg_state *state, const struct mcg_cgroup *cg,
 		     const struct mcg_policy *policy, bool *existed);
@@ -73,5 +75,11 @@ int mcg_guard_read(struct mcg_state *state, __u64 cgroup_id, struct mcg_policy *
  */
 int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
 			  bool attached[MCG_HOOK_COUNT]);
+
+/*
+ * Is a guard of another pin root (another mcguard program set) attached to
+ * the cgroup at path too? Then both policies apply and the stricter wins.
+ */
+bool mcg_guard_has_other_mcguard(struct mcg_state *state, const char *path);
 
 #endif

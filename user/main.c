@@ -51,7 +51,7 @@ static const struct option_spec {
 	{ "mode", OPT_MODE, "enforce|audit", FOR_POLICY,
 	  "enforce denies (default); audit allows and reports what enforce would deny" },
 	{ "wildcard", OPT_WILDCARD, "deny|loopback", FOR_POLICY,
-	  "a bind to 0.0.0.0 or :: is denied (default) or rewritten to loopback" },
+	  "a bind to 0.0.0.0, :: or ::ffff:0.0.0.0 is denied (default) or rewritten to loopback" },
 	{ "wildcard6", OPT_WILDCARD6, "mapped|ipv6", FOR_POLICY,
 	  "with --wildcard loopback, :: becomes ::ffff:127.0.0.1 (default) or ::1" },
 	{ "allow-connect", OPT_ALLOW_CONNECT, "SPEC", FOR_POLICY,
@@ -64,7 +64,7 @@ static const struct option_spec {
 	  "attach to a cgroup that contains mcguard itself or has busy child cgroups" },
 	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
 	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN,
-	  "print JSON (one object per line)" },
+	  "print JSON: one object per event or socket; status prints one document" },
 	{ "destroy", OPT_DESTROY, NULL, FOR_SCAN,
 	  "close each escaped socket that only guarded processes hold (SOCK_DESTROY)" },
 	{ "parent", OPT_PARENT, "CGROUP", FOR_RUN,
@@ -132,7 +132,7 @@ static void print_usage(FILE *out)
 		"\n"
 		"CGROUP is a cgroup v2 directory, absolute or relative to the cgroup2 mount.\n"
 		"SPEC is [tcp:|udp:]ADDRESS[/PREFIX][:PORT[-PORT]]; an IPv6 address with a\n"
-		"port goes in brackets: tcp:[2001:db8::/32]:587.\n"
+		"port goes in brackets with its prefix: tcp:[2001:db8::/32]:587.\n"
 		"\n"
 		"Exit status: 0 success, 1 failure, 2 invalid usage; run: CMD's status or 125.\n"
 		"Run 'mcguard COMMAND --help' for a command's options. See mcguard(8).\n");
@@ -184,12 +184,45 @@ static void print_command_help(const struct command *cmd)
 	printf("\nExamples:\n%s", cmd->examples);
 }
 
+/* The command whose options are being parsed, for the help hint of usage errors. */
+static const char *usage_command;
+
 static int usage_error(const char *fmt, const char *arg)
 {
-	fputs("mcguard: ", stderr);
+	fputs("mcguard: error: ", stderr);
 	fprintf(stderr, fmt, arg);
-	fputs("\nTry 'mcguard --help'.\n", stderr);
+	if (usage_command)
+		fprintf(stderr, "\nTry 'mcguard %s --help'.\n", usage_command);
+	else
+		fputs("\nTry 'mcguard --help'.\n", stderr);
 	return MCG_EXIT_USAGE;
+}
+
+/* Explain an option that getopt_long rejected: unknown, misplaced or missing its value. */
+static int option_error(const struct command *cmd, int id, const char *text)
+{
+	char name[64];
+	size_t len;
+
+	if (id == ':')
+		return usage_error("option %s needs a value", text);
+	if (strncmp(text, "--", 2))
+		return usage_error("invalid option %s", text);
+	len = strcspn(text + 2, "=");
+	snprintf(name, sizeof(name), "%.*s", (int)(len < 63 ? len : 63), text + 2);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		if (strcmp(option_specs[i].name, name))
+			continue;
+		if (!(option_specs[i].commands & cmd->bit)) {
+			char message[128];
+
+			snprintf(message, sizeof(message), "option --%s does not apply to 'mcguard %s'",
+				 name, cmd->name);
+			return usage_error("%s", message);
+		}
+		return usage_error("option %s takes no value", text);
+	}
+	return usage_error("invalid option %s", text);
 }
 
 /* Apply one parsed option to cli; returns 0, or an exit code to stop with. */
@@ -279,16 +312,14 @@ static int parse_command_options(struct mcg_cli *cli, const struct command *cmd,
 	 */
 	optind = 1;
 	opterr = 0;
-	while ((id = getopt_long(argc, argv, cmd->bit == FOR_RUN ? "+hv" : "hv", long_options,
+	/* A leading ":" makes getopt_long report a missing value as ':'. */
+	usage_command = cmd->name;
+	while ((id = getopt_long(argc, argv, cmd->bit == FOR_RUN ? "+:hv" : ":hv", long_options,
 				 NULL)) != -1) {
 		int code;
 
-		if (id == '?') {
-			if (optopt)
-				return usage_error("invalid option -%c", (char[]){ optopt, 0 });
-			return usage_error("invalid option or missing argument: %s",
-					   argv[optind - 1]);
-		}
+		if (id == '?' || id == ':')
+			return option_error(cmd, id, argv[optind - 1]);
 		code = apply_option(cli, cmd, id, optarg);
 		if (code)
 			return code;
@@ -302,7 +333,7 @@ int mcg_require_root(const struct mcg_cli *cli)
 {
 	if (geteuid() == 0)
 		return 0;
-	pr_err("'mcguard %s' must run as root: it loads BPF programs and attaches them to cgroups",
+	pr_err("'mcguard %s' must run as root: it needs CAP_BPF and CAP_NET_ADMIN and the pins under bpffs",
 	       cli->command);
 	return MCG_EXIT_FAILURE;
 }
@@ -327,11 +358,17 @@ int main(int argc, char **argv)
 			return MCG_EXIT_OK;
 		} else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) {
 			mcg_log_max = MCG_LOG_DEBUG;
-		} else if (!strcmp(arg, "--pin-root") && first + 1 < argc) {
-			if (argv[first + 1][0] != '/')
+		} else if (!strcmp(arg, "--pin-root") || !strncmp(arg, "--pin-root=", 11)) {
+			const char *value = arg[10] == '=' ? arg + 11 : argv[first + 1];
+
+			if (!value)
+				return usage_error("option %s needs a value", arg);
+			if (value[0] != '/')
 				return usage_error("invalid --pin-root \"%s\": expected an absolute path",
-						   argv[first + 1]);
-			cli.pin_root = argv[++first];
+						   value);
+			cli.pin_root = value;
+			if (arg[10] != '=')
+				first++;
 		} else {
 			return usage_error("invalid option before the command: %s", arg);
 		}
@@ -352,6 +389,9 @@ int main(int argc, char **argv)
 
 	cli.command = cmd->name;
 	code = parse_command_options(&cli, cmd, argc - first, argv + first);
+	/* Like env(1) and timeout(1), run keeps 125 for its own errors, CMD's codes for CMD. */
+	if (code == MCG_EXIT_USAGE && cmd->bit == FOR_RUN)
+		return MCG_EXIT_RUN_FAILED;
 	if (code)
 		return code;
 	/* A socket held to lo cannot reach an allow-listed address outside loopback. */

@@ -67,7 +67,7 @@ static int parse_ports(const char *text, struct mcg_rule *rule, char *error, siz
 static int parse_cidr(const char *text, struct mcg_rule *rule, char *error, size_t size)
 {
 	char address[INET6_ADDRSTRLEN + 1], *slash;
-	unsigned long prefix;
+	unsigned long prefix, written_prefix;
 	unsigned int max_prefix;
 	__u32 ip6[4] = { 0 };
 	size_t len;
@@ -95,6 +95,7 @@ static int parse_cidr(const char *text, struct mcg_rule *rule, char *error, size
 				  slash + 1, max_prefix);
 
 	/* ::ffff:a.b.c.d/N is the IPv4 CIDR a.b.c.d/(N-96). */
+	written_prefix = prefix;
 	if (rule->family == MCG_FAMILY_IPV6 && ip6[0] == 0 && ip6[1] == 0 &&
 	    ip6[2] == htonl(0xffff)) {
 		if (prefix < 96)
@@ -113,7 +114,7 @@ static int parse_cidr(const char *text, struct mcg_rule *rule, char *error, size
 		if ((ip6[i] & rule->mask[i]) != ip6[i])
 			return spec_error(error, size,
 					  "address %s has bits set outside the /%lu prefix: write the network address",
-					  address, prefix);
+					  address, written_prefix);
 		rule->addr[i] = ip6[i];
 	}
 	rule->prefix_len = prefix;
@@ -145,6 +146,9 @@ int mcg_spec_parse(const char *text, struct mcg_rule *rule, char *error, size_t 
 
 		if (!close)
 			return spec_error(error, size, "missing \"]\" after the IPv6 address");
+		if (close[1] == '/')
+			return spec_error(error, size,
+					  "the prefix goes inside the brackets: [ADDRESS/PREFIX]:PORT");
 		if (close[1] != '\0' && close[1] != ':')
 			return spec_error(error, size, "expected \":PORT\" after \"]\"");
 		if (close[1] == ':')
@@ -207,7 +211,11 @@ char *mcg_spec_format(const struct mcg_rule *rule, char *buf, size_t size)
 	else if (rule->port_min != 0 || rule->port_max != 65535)
 		snprintf(ports, sizeof(ports), ":%u-%u", rule->port_min, rule->port_max);
 
-	if (v6 && ports[0])
+	/*
+	 * IPv6 is always shown in brackets, so "2001:db8::5:587" typed without
+	 * them reads back as the address it is, not as a port.
+	 */
+	if (v6)
 		snprintf(buf, size, "%s[%s%s]%s", proto, address, prefix, ports);
 	else
 		snprintf(buf, size, "%s%s%s%s", proto, address, prefix, ports);
