@@ -24,8 +24,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libbpf json-c 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs libbpf json-c 2>/dev/null || echo -lbpf -ljson-c) -lelf -lz
+DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null || \
+	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd) -lelf -lz
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \
@@ -40,7 +42,8 @@ endif
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Objects with no main() and no skeleton, linked into the unit tests too.
-LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o $(OUTPUT)/user/policy.o
+LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o \
+	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 # Helper programs that the root tests run.

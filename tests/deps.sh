@@ -14,7 +14,7 @@ BPFTOOL=${BPFTOOL:-bpftool}
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev libcmocka-dev iproute2 util-linux python3 python3-pytest
+	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev iproute2 util-linux python3 python3-pytest
 	python3-aiosmtpd swaks nmap curl)
 
 step() { printf 'deps: %s\n' "$*"; }
@@ -99,8 +99,8 @@ step "bpftool: $(command -v "$BPFTOOL") ($("$BPFTOOL" version 2>/dev/null | head
 for cmd in clang make gcc pkg-config ip nsenter unshare swaks nmap curl node npm; do
 	command -v "$cmd" >/dev/null || die "$cmd not found on PATH after installing packages: install it by hand, then run make deps again"
 done
-pkg-config --exists libbpf libelf zlib json-c cmocka ||
-	die "pkg-config cannot find one of libbpf libelf zlib json-c cmocka: check that their -dev packages are installed"
+pkg-config --exists libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd cmocka ||
+	die "pkg-config cannot find one of libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd cmocka: check that their -dev packages are installed"
 # Debian's python3-pytest and python3-aiosmtpd are importable by the system
 # interpreter only, not by a pyenv or venv python3 earlier on PATH.
 /usr/bin/python3 -c 'import pytest, aiosmtpd' 2>/dev/null ||

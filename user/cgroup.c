@@ -233,3 +233,30 @@ const char *mcg_cgroup_path_by_id(__u64 id)
 	snprintf(path_cache[slot].rel, sizeof(path_cache[slot].rel), "%s", *rel ? rel : "/");
 	return path_cache[slot].rel;
 }
+
+int mcg_cgroup_check_target(const struct mcg_cgroup *cg, bool force, char *reason, size_t size)
+{
+	char child[NAME_MAX + 1];
+
+	if (!strcmp(cg->rel, "/")) {
+		snprintf(reason, size,
+			 "refusing to attach to the cgroup2 root %s: the guard would cut every process on the host off the network; attach to the catcher's own cgroup",
+			 cg->path);
+		return -EPERM;
+	}
+	if (force)
+		return 0;
+	if (mcg_cgroup_contains_self(cg)) {
+		snprintf(reason, size,
+			 "refusing to attach to %s: it contains mcguard itself, so your shell or service would be guarded too; use 'mcguard run', or pass --force",
+			 cg->path);
+		return -EPERM;
+	}
+	if (mcg_cgroup_find_populated_child(cg->path, child, sizeof(child)) > 0) {
+		snprintf(reason, size,
+			 "refusing to attach to %s: its child cgroup %s has processes that the guard would cut off the network too; attach to the catcher's own cgroup, or pass --force",
+			 cg->path, child);
+		return -EPERM;
+	}
+	return 0;
+}

@@ -36,6 +36,13 @@ bool mcg_cgroup_contains_self(const struct mcg_cgroup *cg);
  */
 int mcg_cgroup_find_populated_child(const char *path, char *child, size_t size);
 
+/*
+ * Refuse a cgroup where a guard would cut off more than the catcher: the
+ * cgroup2 root always, and unless force, a cgroup that contains the caller
+ * or has a child cgroup with processes. Returns 0 or -EPERM with a message.
+ */
+int mcg_cgroup_check_target(const struct mcg_cgroup *cg, bool force, char *reason, size_t size);
+
 /* Does the cgroup at path, or one below it, contain a process? */
 int mcg_cgroup_is_populated(const char *path);
 

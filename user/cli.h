@@ -20,6 +20,13 @@ struct mcg_cli {
 	bool all;
 	bool keep;
 	bool destroy;
+	/* daemon */
+	const char *config_path;
+	const char **matches;
+	int match_count;
+	const char *metrics;
+	bool detach_on_exit;
+	unsigned int reconcile_seconds;
 	const char *parent;
 	bool policy_given; /* any policy option was given */
 	struct mcg_policy policy;
@@ -33,6 +40,7 @@ int mcg_cmd_status(struct mcg_cli *cli);
 int mcg_cmd_events(struct mcg_cli *cli);
 int mcg_cmd_run(struct mcg_cli *cli);
 int mcg_cmd_scan(struct mcg_cli *cli);
+int mcg_cmd_daemon(struct mcg_cli *cli);
 
 /* Fail with MCG_EXIT_FAILURE unless running as root; logs why. */
 int mcg_require_root(const struct mcg_cli *cli);

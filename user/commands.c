@@ -36,44 +36,13 @@ static int resolve_operand(struct mcg_cli *cli, struct mcg_cgroup *cg)
 /* Refuse cgroups where a guard would cut off more than the catcher. */
 static int check_attach_target(const struct mcg_cli *cli, const struct mcg_cgroup *cg)
 {
-	char child[NAME_MAX + 1];
+	char reason[PATH_MAX * 2];
 
-	if (!strcmp(cg->rel, "/")) {
-		pr_err("refusing to attach to the cgroup2 root %s: the guard would cut every process on the host off the network; attach to the catcher's own cgroup",
-		       cg->path);
-		return MCG_EXIT_USAGE;
-	}
-	if (cli->force)
-		return 0;
-	if (mcg_cgroup_contains_self(cg)) {
-		pr_err("refusing to attach to %s: it contains mcguard itself, so your shell or service would be guarded too; use 'mcguard run', or pass --force",
-		       cg->path);
-		return MCG_EXIT_USAGE;
-	}
-	if (mcg_cgroup_find_populated_child(cg->path, child, sizeof(child)) > 0) {
-		pr_err("refusing to attach to %s: its child cgroup %s has processes that the guard would cut off the network too; attach to the catcher's own cgroup, or pass --force",
-		       cg->path, child);
+	if (mcg_cgroup_check_target(cg, cli->force, reason, sizeof(reason))) {
+		pr_err("%s", reason);
 		return MCG_EXIT_USAGE;
 	}
 	return 0;
-}
-
-/* Warn about sockets the new guard cannot judge because they already exist. */
-static void report_escapes(const struct mcg_cgroup *cg, const struct mcg_policy *policy)
-{
-	struct mcg_escape *escapes;
-	int count = mcg_scan_guard(cg->path, cg->id, policy, &escapes);
-
-	if (count < 0) {
-		pr_warn("scan %s for sockets that escaped the guard: %s", cg->path, strerror(-count));
-		return;
-	}
-	if (count > 0) {
-		pr_warn("%d socket%s in %s escaped the guard: created before it, the kernel does not re-check them; restart the process that holds them ('mcguard scan' lists them again)",
-			count, count == 1 ? "" : "s", cg->rel);
-		mcg_escapes_print(stderr, escapes, count, false);
-	}
-	free(escapes);
 }
 
 int mcg_cmd_attach(struct mcg_cli *cli)
@@ -135,7 +104,7 @@ int mcg_cmd_attach(struct mcg_cli *cli)
 			policy.connect_count || policy.bind_count
 				? "allow-listed addresses outside loopback are unreachable from a socket held to lo"
 				: "--no-backstop");
-	report_escapes(&cg, &policy);
+	mcg_scan_report(&cg, &policy);
 	return MCG_EXIT_OK;
 }
 
@@ -190,6 +159,15 @@ int mcg_cmd_detach(struct mcg_cli *cli)
 		}
 		pr_err("%s has no guard: nothing is pinned under %s", cg.rel, cli->pin_root);
 		return MCG_EXIT_FAILURE;
+	}
+	if (err && cli->all) {
+		pr_warn("removing the pins under %s without opening them", cli->pin_root);
+		if (mcg_state_remove_all(cli->pin_root)) {
+			pr_err("remove %s: %s", cli->pin_root, strerror(errno));
+			return MCG_EXIT_FAILURE;
+		}
+		mcg_audit("detach --all pin-root=%s (damaged state)", cli->pin_root);
+		return MCG_EXIT_OK;
 	}
 	if (err)
 		return MCG_EXIT_FAILURE;

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* events: stream the guards' ring buffer as text or JSON lines. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <fcntl.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "cgroup.h"
 #include "cli.h"
+#include "events.h"
 #include "format.h"
-#include "guard.h"
 #include "log.h"
 
 /*
@@ -23,26 +24,25 @@
  */
 #define POLL_TIMEOUT_MS 10
 #define DROP_CHECK_INTERVAL_NS 1000000000ll
+#define FOLD_WINDOW_NS 1000000000ll
 
-static volatile sig_atomic_t stop_requested;
-
-static void request_stop(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-/* Dropped-event totals already reported, per guard and hook. */
-struct drop_seen {
+/* What the reader remembers per guard: reported drop totals and the last event. */
+struct guard_seen {
 	__u64 guard_id;
 	__u64 dropped[MCG_HOOK_COUNT];
+	struct mcg_event last;     /* with time_ns and pid cleared, for comparison */
+	long long last_printed_ns; /* CLOCK_MONOTONIC of the last printed event */
+	unsigned long folded;      /* repeats of last not printed */
 };
 
-struct events_ctx {
-	bool json;
-	__u64 filter_id; /* 0: all guards */
+struct mcg_event_reader {
+	struct mcg_event_reader_opts opts;
+	struct mcg_state *state;
+	struct ring_buffer *rb;
+	int lock_fd;
 	long long boot_to_wall_ns;
-	struct drop_seen *seen;
+	long long next_drop_check;
+	struct guard_seen *seen;
 	size_t seen_count;
 	bool warned_version;
 };
@@ -55,66 +55,125 @@ static long long clock_ns(clockid_t clock)
 	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-static int handle_event(void *data, void *raw, size_t size)
+static struct guard_seen *find_seen(struct mcg_event_reader *reader, __u64 guard_id)
 {
-	struct events_ctx *ctx = data;
-	const struct mcg_event *event = raw;
-	unsigned long long wall_ns;
+	struct guard_seen *grown;
+
+	for (size_t i = 0; i < reader->seen_count; i++)
+		if (reader->seen[i].guard_id == guard_id)
+			return &reader->seen[i];
+	grown = realloc(reader->seen, (reader->seen_count + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	reader->seen = grown;
+	memset(&reader->seen[reader->seen_count], 0, sizeof(*grown));
+	reader->seen[reader->seen_count].guard_id = guard_id;
+	return &reader->seen[reader->seen_count++];
+}
+
+static void print_json(json_object *obj)
+{
+	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
+static void print_event(struct mcg_event_reader *reader, const struct mcg_event *event)
+{
+	unsigned long long wall_ns = event->time_ns + reader->boot_to_wall_ns;
 	char line[512];
 
-	/* Returning 0 skips a record; a negative value would stop polling. */
-	if (size < sizeof(*event) || event->version != MCG_EVENT_VERSION) {
-		if (!ctx->warned_version)
-			pr_warn("skipping events of an unknown format (version %u, %zu bytes)",
-				size >= 2 ? event->version : 0, size);
-		ctx->warned_version = true;
-		return 0;
-	}
-	if (ctx->filter_id && event->guard_cgroup_id != ctx->filter_id &&
-	    event->cgroup_id != ctx->filter_id)
-		return 0;
-
-	wall_ns = event->time_ns + ctx->boot_to_wall_ns;
-	if (ctx->json) {
+	if (reader->opts.json) {
 		json_object *obj = mcg_event_json(event, wall_ns,
 						  mcg_cgroup_path_by_id(event->cgroup_id),
 						  mcg_cgroup_path_by_id(event->guard_cgroup_id));
 
-		if (!obj)
-			return 0;
-		printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(obj);
-	} else {
-		mcg_event_text(event, wall_ns, mcg_cgroup_path_by_id(event->cgroup_id), line,
-			       sizeof(line));
-		printf("%s\n", line);
+		if (obj)
+			print_json(obj);
+		return;
 	}
+	mcg_event_text(event, wall_ns, mcg_cgroup_path_by_id(event->cgroup_id), line,
+		       sizeof(line));
+	printf("%s\n", line);
+}
+
+/* Report how many repeats of a guard's last event were folded, and reset the count. */
+static void flush_folded(struct mcg_event_reader *reader, struct guard_seen *seen)
+{
+	const char *guard = mcg_cgroup_path_by_id(seen->guard_id);
+	char time[40];
+
+	if (!seen->folded)
+		return;
+	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));
+	if (reader->opts.json) {
+		json_object *obj = json_object_new_object();
+
+		json_object_object_add(obj, "schema", json_object_new_int(MCG_JSON_SCHEMA));
+		json_object_object_add(obj, "type", json_object_new_string("folded"));
+		json_object_object_add(obj, "time", json_object_new_string(time));
+		json_object_object_add(obj, "guard_cgroup", guard ? json_object_new_string(guard) : NULL);
+		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(seen->guard_id));
+		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(seen->last.hook)));
+		json_object_object_add(obj, "repeats", json_object_new_uint64(seen->folded));
+		print_json(obj);
+	} else {
+		printf("%-27s %-9s %-10s the event above repeated %lu more times\n", time,
+		       mcg_hook_name(seen->last.hook), "folded", seen->folded);
+	}
+	seen->folded = 0;
+}
+
+/* With folding on: true when event repeats its guard's last one within the window. */
+static bool fold_event(struct mcg_event_reader *reader, const struct mcg_event *event)
+{
+	struct guard_seen *seen = find_seen(reader, event->guard_cgroup_id);
+	struct mcg_event key = *event;
+	long long now = clock_ns(CLOCK_MONOTONIC);
+
+	if (!seen)
+		return false;
+	key.time_ns = 0;
+	key.pid = 0;
+	if (!memcmp(&key, &seen->last, sizeof(key)) && now - seen->last_printed_ns < FOLD_WINDOW_NS) {
+		seen->folded++;
+		return true;
+	}
+	flush_folded(reader, seen);
+	seen->last = key;
+	seen->last_printed_ns = now;
+	return false;
+}
+
+static int handle_event(void *data, void *raw, size_t size)
+{
+	struct mcg_event_reader *reader = data;
+	const struct mcg_event *event = raw;
+
+	/* Returning 0 skips a record; a negative value would stop polling. */
+	if (size < sizeof(*event) || event->version != MCG_EVENT_VERSION) {
+		if (!reader->warned_version)
+			pr_warn("skipping events of an unknown format (version %u, %zu bytes)",
+				size >= 2 ? event->version : 0, size);
+		reader->warned_version = true;
+		return 0;
+	}
+	if (reader->opts.filter_id && event->guard_cgroup_id != reader->opts.filter_id &&
+	    event->cgroup_id != reader->opts.filter_id)
+		return 0;
+	if (reader->opts.fold && fold_event(reader, event))
+		return 0;
+	print_event(reader, event);
 	return 0;
 }
 
-static struct drop_seen *find_seen(struct events_ctx *ctx, __u64 guard_id)
-{
-	struct drop_seen *grown;
-
-	for (size_t i = 0; i < ctx->seen_count; i++)
-		if (ctx->seen[i].guard_id == guard_id)
-			return &ctx->seen[i];
-	grown = realloc(ctx->seen, (ctx->seen_count + 1) * sizeof(*grown));
-	if (!grown)
-		return NULL;
-	ctx->seen = grown;
-	memset(&ctx->seen[ctx->seen_count], 0, sizeof(*grown));
-	ctx->seen[ctx->seen_count].guard_id = guard_id;
-	return &ctx->seen[ctx->seen_count++];
-}
-
-static void print_drop(struct events_ctx *ctx, __u64 guard_id, int hook, __u64 dropped)
+static void print_drop(struct mcg_event_reader *reader, __u64 guard_id, int hook, __u64 dropped)
 {
 	const char *guard = mcg_cgroup_path_by_id(guard_id);
 	char time[40];
 
 	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));
-	if (ctx->json) {
+	if (reader->opts.json) {
 		json_object *obj = json_object_new_object();
 
 		json_object_object_add(obj, "schema", json_object_new_int(MCG_JSON_SCHEMA));
@@ -125,84 +184,46 @@ static void print_drop(struct events_ctx *ctx, __u64 guard_id, int hook, __u64 d
 		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(guard_id));
 		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(hook)));
 		json_object_object_add(obj, "dropped", json_object_new_uint64(dropped));
-		printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(obj);
+		print_json(obj);
 	} else {
 		printf("%-27s %-9s %-10s %llu events lost so far (ring buffer full); counters stay exact\n",
 		       time, mcg_hook_name(hook), "dropped", (unsigned long long)dropped);
 	}
 }
 
-/* Report every guard whose dropped counter grew since the last check. */
-static void check_drops(struct mcg_state *state, struct events_ctx *ctx)
+/* Report every guard whose dropped counter grew, and flush folded repeats that went quiet. */
+static void check_guards(struct mcg_event_reader *reader)
 {
 	size_t count = 0;
 	__u64 *ids = NULL;
 
-	if (mcg_guard_list(state, &ids, &count))
+	for (size_t i = 0; i < reader->seen_count; i++)
+		if (clock_ns(CLOCK_MONOTONIC) - reader->seen[i].last_printed_ns >= FOLD_WINDOW_NS)
+			flush_folded(reader, &reader->seen[i]);
+
+	if (mcg_guard_list(reader->state, &ids, &count))
 		return;
 	for (size_t i = 0; i < count; i++) {
 		struct mcg_counters counters;
 		struct mcg_policy policy;
-		struct drop_seen *seen;
+		struct guard_seen *seen;
 
-		if (ctx->filter_id && ids[i] != ctx->filter_id)
+		if (reader->opts.filter_id && ids[i] != reader->opts.filter_id)
 			continue;
-		if (mcg_guard_read(state, ids[i], &policy, &counters))
+		if (mcg_guard_read(reader->state, ids[i], &policy, &counters))
 			continue;
-		seen = find_seen(ctx, ids[i]);
+		seen = find_seen(reader, ids[i]);
 		if (!seen)
 			break;
 		for (int h = 0; h < MCG_HOOK_COUNT; h++) {
 			__u64 dropped = counters.count[h][MCG_COUNTER_DROPPED];
 
 			if (dropped > seen->dropped[h])
-				print_drop(ctx, ids[i], h, dropped);
+				print_drop(reader, ids[i], h, dropped);
 			seen->dropped[h] = dropped;
 		}
 	}
 	free(ids);
-}
-
-static int stream(struct mcg_state *state, struct events_ctx *ctx)
-{
-	long long next_drop_check = 0;
-	struct ring_buffer *rb;
-	int err = 0;
-
-	rb = ring_buffer__new(state->events_fd, handle_event, ctx, NULL);
-	if (!rb) {
-		err = -errno;
-		pr_err("open the event ring buffer: %s", strerror(-err));
-		return err;
-	}
-	if (!ctx->json)
-		printf("%s\n", MCG_EVENT_TEXT_HEADER);
-
-	while (!stop_requested) {
-		err = ring_buffer__poll(rb, POLL_TIMEOUT_MS);
-		if (err == -EINTR) {
-			err = 0;
-			continue;
-		}
-		/* A poll that timed out consumed nothing; drain what arrived without a wakeup. */
-		if (err >= 0)
-			err = ring_buffer__consume(rb);
-		if (err < 0) {
-			pr_err("read the event ring buffer: %s", strerror(-err));
-			break;
-		}
-		err = 0;
-		if (clock_ns(CLOCK_MONOTONIC) >= next_drop_check) {
-			check_drops(state, ctx);
-			next_drop_check = clock_ns(CLOCK_MONOTONIC) + DROP_CHECK_INTERVAL_NS;
-		}
-	}
-	/* Deliver what is already in the ring before exiting. */
-	ring_buffer__consume(rb);
-	check_drops(state, ctx);
-	ring_buffer__free(rb);
-	return err;
 }
 
 /*
@@ -219,24 +240,113 @@ static int claim_reader(struct mcg_state *state)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
 		if (errno == EWOULDBLOCK)
-			pr_err("another 'mcguard events' is reading the events of %s; a BPF ring buffer has a single reader, so stop that one first",
+			pr_err("another 'mcguard events' or 'mcguard daemon' is reading the events of %s; a BPF ring buffer has a single reader, so stop that one first",
 			       state->pin_root);
 		else
 			pr_err("lock %s: %s", state->dir, strerror(errno));
 		close(fd);
+		errno = EBUSY;
 		return -1;
 	}
 	return fd;
 }
 
+struct mcg_event_reader *mcg_event_reader_new(struct mcg_state *state,
+					      const struct mcg_event_reader_opts *opts)
+{
+	struct mcg_event_reader *reader = calloc(1, sizeof(*reader));
+	int err;
+
+	if (!reader)
+		return NULL;
+	reader->opts = *opts;
+	reader->state = state;
+	reader->boot_to_wall_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	reader->lock_fd = claim_reader(state);
+	if (reader->lock_fd < 0) {
+		free(reader);
+		return NULL;
+	}
+	reader->rb = ring_buffer__new(state->events_fd, handle_event, reader, NULL);
+	if (!reader->rb) {
+		err = -errno;
+		pr_err("open the event ring buffer: %s", strerror(-err));
+		close(reader->lock_fd);
+		free(reader);
+		errno = -err;
+		return NULL;
+	}
+	return reader;
+}
+
+int mcg_event_reader_fd(struct mcg_event_reader *reader)
+{
+	return ring_buffer__epoll_fd(reader->rb);
+}
+
+int mcg_event_reader_drain(struct mcg_event_reader *reader)
+{
+	int err = ring_buffer__consume(reader->rb);
+
+	if (err < 0) {
+		pr_err("read the event ring buffer: %s", strerror(-err));
+		return err;
+	}
+	if (clock_ns(CLOCK_MONOTONIC) >= reader->next_drop_check) {
+		check_guards(reader);
+		reader->next_drop_check = clock_ns(CLOCK_MONOTONIC) + DROP_CHECK_INTERVAL_NS;
+	}
+	return 0;
+}
+
+void mcg_event_reader_free(struct mcg_event_reader *reader)
+{
+	if (!reader)
+		return;
+	for (size_t i = 0; i < reader->seen_count; i++)
+		flush_folded(reader, &reader->seen[i]);
+	ring_buffer__free(reader->rb);
+	if (reader->lock_fd >= 0)
+		close(reader->lock_fd);
+	free(reader->seen);
+	free(reader);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void request_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Wait up to the drain interval for a wakeup, then drain, until a signal stops it. */
+static int stream(struct mcg_event_reader *reader, bool json)
+{
+	struct pollfd pfd = { .fd = mcg_event_reader_fd(reader), .events = POLLIN };
+	int err = 0;
+
+	if (!json)
+		printf("%s\n", MCG_EVENT_TEXT_HEADER);
+	while (!stop_requested && !err) {
+		poll(&pfd, 1, POLL_TIMEOUT_MS);
+		err = mcg_event_reader_drain(reader);
+	}
+	/* Deliver what is already in the ring before exiting. */
+	if (!err)
+		err = mcg_event_reader_drain(reader);
+	return err;
+}
+
 int mcg_cmd_events(struct mcg_cli *cli)
 {
-	struct events_ctx ctx = { .json = cli->json };
+	struct mcg_event_reader_opts opts = { .json = cli->json };
 	struct sigaction sa = { .sa_handler = request_stop };
 	char error[PATH_MAX + 128];
+	struct mcg_event_reader *reader;
 	struct mcg_state state;
 	struct mcg_cgroup cg;
-	int code, err, reader_fd;
+	int code, err;
 
 	if (cli->argc > 1) {
 		pr_err("'mcguard events' takes at most one CGROUP");
@@ -247,7 +357,7 @@ int mcg_cmd_events(struct mcg_cli *cli)
 			pr_err("%s", error);
 			return MCG_EXIT_USAGE;
 		}
-		ctx.filter_id = cg.id;
+		opts.filter_id = cg.id;
 	}
 	code = mcg_require_root(cli);
 	if (code)
@@ -262,12 +372,13 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	/* Load the programs if needed, so events of guards attached later arrive too. */
 	if (mcg_state_open(&state, cli->pin_root, true))
 		return MCG_EXIT_FAILURE;
-	if (ctx.filter_id && !mcg_guard_exists(&state, ctx.filter_id))
+	if (opts.filter_id && !mcg_guard_exists(&state, opts.filter_id))
 		pr_warn("%s has no guard under %s yet: its events show once one is attached",
 			cg.rel, cli->pin_root);
 	mcg_state_unlock(&state);
-	reader_fd = claim_reader(&state);
-	if (reader_fd < 0) {
+
+	reader = mcg_event_reader_new(&state, &opts);
+	if (!reader) {
 		mcg_state_close(&state);
 		return MCG_EXIT_FAILURE;
 	}
@@ -276,11 +387,9 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	ctx.boot_to_wall_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
 
-	err = stream(&state, &ctx);
-	free(ctx.seen);
-	close(reader_fd);
+	err = stream(reader, cli->json);
+	mcg_event_reader_free(reader);
 	mcg_state_close(&state);
 	return err ? MCG_EXIT_FAILURE : MCG_EXIT_OK;
 }

@@ -232,9 +232,10 @@ static int open_pinned(struct mcg_state *state)
 	return 0;
 
 fail:
-	pr_err("open pinned %s: %s (remove the damaged state with 'mcguard detach --all --pin-root %s')",
+	pr_err("open pinned %s: %s (pins from another mcguard build? 'mcguard detach --all --pin-root %s' removes them)",
 	       path, strerror(errno), state->pin_root);
-	return -errno;
+	/* Damaged, not absent: callers tell this apart from a pin root with no state. */
+	return -EUCLEAN;
 }
 
 /* Detach and remove guard directories that an interrupted attach left behind. */
@@ -393,6 +394,26 @@ bool mcg_state_exists(const char *pin_root)
 void mcg_state_unlock(struct mcg_state *state)
 {
 	close_fd(&state->lock_fd);
+}
+
+int mcg_state_lock(struct mcg_state *state)
+{
+	if (state->lock_fd >= 0)
+		return 0;
+	state->lock_fd = open(state->pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (state->lock_fd < 0 || flock(state->lock_fd, LOCK_EX)) {
+		int err = -errno;
+
+		pr_err("lock pin root %s: %s", state->pin_root, strerror(-err));
+		close_fd(&state->lock_fd);
+		return err;
+	}
+	return 0;
+}
+
+void mcg_state_prune(struct mcg_state *state)
+{
+	remove_stale_guards(state);
 }
 
 static void guard_dir(const struct mcg_state *state, __u64 cgroup_id, const char *suffix,
@@ -783,4 +804,32 @@ int mcg_guard_read(struct mcg_state *state, __u64 cgroup_id, struct mcg_policy *
 				counters->count[h][c] += per_cpu[cpu].count[h][c];
 	free(per_cpu);
 	return 0;
+}
+
+int mcg_state_remove_all(const char *pin_root)
+{
+	char dir[PATH_MAX + 8], guards[PATH_MAX + 16], sub[PATH_MAX + NAME_MAX + 32];
+	struct dirent *entry;
+	DIR *list;
+	int lock_fd, err;
+
+	lock_fd = open(pin_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	flock(lock_fd, LOCK_EX);
+	snprintf(dir, sizeof(dir), "%s/%s", pin_root, LAYOUT_DIR);
+	snprintf(guards, sizeof(guards), "%s/%s", dir, GUARDS_DIR);
+	list = opendir(guards);
+	while (list && (entry = readdir(list))) {
+		if (entry->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", guards, entry->d_name);
+		detach_dir(sub);
+	}
+	if (list)
+		closedir(list);
+	err = remove_tree(dir);
+	close(lock_fd);
+	rmdir(pin_root);
+	return err;
 }

@@ -43,6 +43,10 @@ void mcg_state_close(struct mcg_state *state);
 bool mcg_state_exists(const char *pin_root);
 /* Let other mcguard commands run while this one keeps its descriptors. */
 void mcg_state_unlock(struct mcg_state *state);
+/* Take the lock again after mcg_state_unlock(). Returns 0 or -errno. */
+int mcg_state_lock(struct mcg_state *state);
+/* Remove the guards of cgroups that no longer exist; needs the lock. */
+void mcg_state_prune(struct mcg_state *state);
 
 /*
  * Attach the guard to cg with policy, or replace the policy of the guard that
@@ -59,6 +63,13 @@ int mcg_guard_detach(struct mcg_state *state, __u64 cgroup_id);
 
 /* Remove the shared programs and maps when no guard is left. */
 void mcg_state_remove_if_unused(struct mcg_state *state);
+
+/*
+ * Detach every link pinned under pin_root and remove all pins, without
+ * loading anything: the way out of state that cannot be opened, such as a
+ * layout damaged by hand. Returns 0 or -errno.
+ */
+int mcg_state_remove_all(const char *pin_root);
 
 /* Ids of all guards, sorted; the caller frees *ids. */
 int mcg_guard_list(struct mcg_state *state, __u64 **ids, size_t *count);

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "guard.h"
 #include "log.h"
+#include "parse.h"
 #include "policy.h"
 
 /* Command bits: the commands that accept an option. */
@@ -18,8 +20,9 @@
 #define FOR_EVENTS 0x08
 #define FOR_RUN 0x10
 #define FOR_SCAN 0x20
-#define FOR_ALL 0x3f
-#define FOR_POLICY (FOR_ATTACH | FOR_RUN)
+#define FOR_DAEMON 0x40
+#define FOR_ALL 0x7f
+#define FOR_POLICY (FOR_ATTACH | FOR_RUN | FOR_DAEMON)
 
 enum option_id {
 	OPT_HELP = 'h',
@@ -38,6 +41,11 @@ enum option_id {
 	OPT_VERSION,
 	OPT_NO_BACKSTOP,
 	OPT_DESTROY,
+	OPT_CONFIG,
+	OPT_MATCH,
+	OPT_METRICS,
+	OPT_DETACH_ON_EXIT,
+	OPT_RECONCILE,
 };
 
 /* The one table of options: parsing and help come from it. */
@@ -63,7 +71,17 @@ static const struct option_spec {
 	{ "force", OPT_FORCE, NULL, FOR_ATTACH,
 	  "attach to a cgroup that contains mcguard itself or has busy child cgroups" },
 	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
-	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN,
+	{ "config", OPT_CONFIG, "FILE", FOR_DAEMON,
+	  "read guards from FILE (default " MCG_DEFAULT_CONFIG ", unless --match is given)" },
+	{ "match", OPT_MATCH, "GLOB", FOR_DAEMON,
+	  "guard every cgroup whose path below the cgroup2 mount matches GLOB, with the policy options (repeatable)" },
+	{ "metrics", OPT_METRICS, "ADDR:PORT", FOR_DAEMON,
+	  "serve Prometheus metrics at http://ADDR:PORT/metrics, as 127.0.0.1:9464" },
+	{ "reconcile", OPT_RECONCILE, "SECONDS", FOR_DAEMON,
+	  "rescan the cgroup tree this often (default 30)" },
+	{ "detach-on-exit", OPT_DETACH_ON_EXIT, NULL, FOR_DAEMON,
+	  "detach the daemon's guards when it stops (by default they stay)" },
+	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN | FOR_DAEMON,
 	  "print JSON: one object per event or socket; status prints one document" },
 	{ "destroy", OPT_DESTROY, NULL, FOR_SCAN,
 	  "close each escaped socket that only guarded processes hold (SOCK_DESTROY)" },
@@ -109,6 +127,13 @@ static const struct command {
 	  "--destroy, all were closed), 1 otherwise.",
 	  "  mcguard scan\n  mcguard scan --json system.slice/mailpit.service\n"
 	  "  mcguard scan --destroy mailhog\n" },
+	{ "daemon", FOR_DAEMON, mcg_cmd_daemon, "daemon [OPTIONS]",
+	  "Keep every cgroup that the configuration matches guarded: attach as cgroups\n"
+	  "appear (inotify on the cgroup tree), rescan periodically, adopt and repair\n"
+	  "existing guards, stream events. Guards stay in place when it stops. SIGHUP\n"
+	  "reloads the configuration; a bad one keeps the old.",
+	  "  mcguard daemon\n"
+	  "  mcguard daemon --match 'catchers/*' --wildcard loopback --metrics 127.0.0.1:9464\n" },
 	{ "run", FOR_RUN, mcg_cmd_run, "run [OPTIONS] -- CMD [ARGS...]",
 	  "Start CMD in a new guarded cgroup, so its sockets are guarded from the first\n"
 	  "syscall. Exits with CMD's status, or 125 when mcguard fails (CMD does not start).",
@@ -278,6 +303,32 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 	case OPT_DESTROY:
 		cli->destroy = true;
 		break;
+	case OPT_CONFIG:
+		cli->config_path = arg;
+		break;
+	case OPT_MATCH: {
+		const char **grown = realloc(cli->matches, (cli->match_count + 1) * sizeof(*grown));
+
+		if (!grown)
+			return MCG_EXIT_FAILURE;
+		cli->matches = grown;
+		cli->matches[cli->match_count++] = arg;
+		break;
+	}
+	case OPT_METRICS:
+		cli->metrics = arg;
+		break;
+	case OPT_DETACH_ON_EXIT:
+		cli->detach_on_exit = true;
+		break;
+	case OPT_RECONCILE: {
+		unsigned long seconds;
+
+		if (mcg_parse_ulong(arg, 1, 3600, &seconds))
+			return usage_error("invalid --reconcile \"%s\": expected 1 to 3600 seconds", arg);
+		cli->reconcile_seconds = seconds;
+		break;
+	}
 	default:
 		return usage_error("%s", "invalid option");
 	}

@@ -622,3 +622,22 @@ int mcg_scan_destroy(const char *guard_path, struct mcg_escape *escapes, int cou
 		closed += escapes[i].destroy == MCG_DESTROY_CLOSED;
 	return closed;
 }
+
+/* Warn about sockets the new guard cannot judge because they already exist. */
+void mcg_scan_report(const struct mcg_cgroup *cg, const struct mcg_policy *policy)
+{
+	struct mcg_escape *escapes;
+	int count = mcg_scan_guard(cg->path, cg->id, policy, &escapes);
+
+	if (count < 0) {
+		pr_warn("scan %s for sockets that escaped the guard: %s", cg->path, strerror(-count));
+		return;
+	}
+	if (count > 0) {
+		pr_warn("%d socket%s in %s escaped the guard: created before it, the kernel does not re-check them; restart the process that holds them ('mcguard scan' lists them again)",
+			count, count == 1 ? "" : "s", cg->rel);
+		mcg_escapes_print(stderr, escapes, count, false);
+	}
+	free(escapes);
+}
+

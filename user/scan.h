@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <json-c/json.h>
 
+#include "cgroup.h"
 #include "guard.h"
 
 /* One socket as sock_diag reports it. */
@@ -64,6 +65,9 @@ int mcg_scan_guard(const char *guard_path, __u64 guard_id, const struct mcg_poli
  * closed or -errno.
  */
 int mcg_scan_destroy(const char *guard_path, struct mcg_escape *escapes, int count);
+
+/* Scan the guard of cg and warn on stderr about each escaped socket. */
+void mcg_scan_report(const struct mcg_cgroup *cg, const struct mcg_policy *policy);
 
 /* "LISTEN", "ESTABLISHED", ... for a TCP state number. */
 const char *mcg_tcp_state_name(unsigned int state);
