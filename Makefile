@@ -9,6 +9,7 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX ?= /usr/local
 DESTDIR ?=
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Map the machine name onto the kernel's ARCH names used by vmlinux/ and clang.
@@ -119,6 +120,12 @@ demo: deps
 install: $(OUTPUT)/mcguard
 	install -D -m 0755 $(OUTPUT)/mcguard $(DESTDIR)$(PREFIX)/sbin/mcguard
 	install -D -m 0644 man/mcguard.8 $(DESTDIR)$(PREFIX)/share/man/man8/mcguard.8
+	install -D -m 0644 deploy/systemd/mcguard.service \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/mcguard.service
+	sed -i 's|/usr/local/sbin/mcguard|$(PREFIX)/sbin/mcguard|' \
+		$(DESTDIR)$(SYSTEMD_UNIT_DIR)/mcguard.service
+	test -e $(DESTDIR)/etc/mcguard/mcguard.conf || \
+		install -D -m 0644 deploy/mcguard.conf $(DESTDIR)/etc/mcguard/mcguard.conf
 
 clean:
 	rm -rf $(OUTPUT)

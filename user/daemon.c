@@ -88,7 +88,7 @@ static int load_config(struct daemon *d, struct mcg_config *config)
 		return -EINVAL;
 	}
 	for (int i = 0; i < d->cli->match_count; i++) {
-		struct mcg_guard_rule rule = { .policy = d->cli->policy };
+		struct mcg_guard_rule rule = { .policy = d->cli->policy, .force = d->cli->force };
 
 		snprintf(rule.match, sizeof(rule.match), "%s", d->cli->matches[i]);
 		if (!strcmp(rule.match, "/") || !rule.match[0]) {

@@ -26,7 +26,7 @@
 #define DROP_CHECK_INTERVAL_NS 1000000000ll
 #define FOLD_WINDOW_NS 1000000000ll
 
-/* What the reader remembers per guard: reported drop totals and the last event. */
+/* Per-guard reader state: the drop totals already reported and the last event. */
 struct guard_seen {
 	__u64 guard_id;
 	__u64 dropped[MCG_HOOK_COUNT];

@@ -68,7 +68,7 @@ static const struct option_spec {
 	  "also allow binds to SPEC (repeatable, up to 16)" },
 	{ "no-backstop", OPT_NO_BACKSTOP, NULL, FOR_POLICY,
 	  "do not hold sockets to the loopback device (implied by --allow-connect and --allow-bind)" },
-	{ "force", OPT_FORCE, NULL, FOR_ATTACH,
+	{ "force", OPT_FORCE, NULL, FOR_ATTACH | FOR_DAEMON,
 	  "attach to a cgroup that contains mcguard itself or has busy child cgroups" },
 	{ "all", OPT_ALL, NULL, FOR_DETACH, "detach every guard and remove all pins" },
 	{ "config", OPT_CONFIG, "FILE", FOR_DAEMON,
