@@ -560,6 +560,10 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		return MCG_EXIT_FAILURE;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Under systemd, lines carry priorities: events are notices. */
+	mcg_log_journal = mcg_log_fd_is_journal(STDERR_FILENO);
+	if (mcg_log_fd_is_journal(STDOUT_FILENO))
+		reader_opts.line_prefix = "<5>";
 
 	/* Opening the state adopts existing pins and drops guards of removed cgroups. */
 	if (mcg_state_open(&d.state, d.config.pin_root, true))

@@ -71,8 +71,10 @@ static struct guard_seen *find_seen(struct mcg_event_reader *reader, __u64 guard
 	return &reader->seen[reader->seen_count++];
 }
 
-static void print_json(json_object *obj)
+static void print_json(const struct mcg_event_reader *reader, json_object *obj)
 {
+	if (reader->opts.line_prefix)
+		fputs(reader->opts.line_prefix, stdout);
 	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
 							       JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
@@ -89,12 +91,12 @@ static void print_event(struct mcg_event_reader *reader, const struct mcg_event 
 						  mcg_cgroup_path_by_id(event->guard_cgroup_id));
 
 		if (obj)
-			print_json(obj);
+			print_json(reader, obj);
 		return;
 	}
 	mcg_event_text(event, wall_ns, mcg_cgroup_path_by_id(event->cgroup_id), line,
 		       sizeof(line));
-	printf("%s\n", line);
+	printf("%s%s\n", reader->opts.line_prefix ? reader->opts.line_prefix : "", line);
 }
 
 /* Report how many repeats of a guard's last event were folded, and reset the count. */
@@ -116,7 +118,7 @@ static void flush_folded(struct mcg_event_reader *reader, struct guard_seen *see
 		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(seen->guard_id));
 		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(seen->last.hook)));
 		json_object_object_add(obj, "repeats", json_object_new_uint64(seen->folded));
-		print_json(obj);
+		print_json(reader, obj);
 	} else {
 		printf("%-27s %-9s %-10s the event above repeated %lu more times\n", time,
 		       mcg_hook_name(seen->last.hook), "folded", seen->folded);
@@ -184,7 +186,7 @@ static void print_drop(struct mcg_event_reader *reader, __u64 guard_id, int hook
 		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(guard_id));
 		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(hook)));
 		json_object_object_add(obj, "dropped", json_object_new_uint64(dropped));
-		print_json(obj);
+		print_json(reader, obj);
 	} else {
 		printf("%-27s %-9s %-10s %llu events lost so far (ring buffer full); counters stay exact\n",
 		       time, mcg_hook_name(hook), "dropped", (unsigned long long)dropped);

@@ -14,6 +14,7 @@ struct mcg_event_reader_opts {
 	bool json;
 	__u64 filter_id; /* only this guard or cgroup; 0 for all */
 	bool fold;       /* fold repeats of one event per guard within a second */
+	const char *line_prefix; /* before every line, as a journal priority "<5>"; NULL for none */
 };
 
 /*

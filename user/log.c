@@ -5,11 +5,14 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <pwd.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
 
 enum mcg_log_level mcg_log_max = MCG_LOG_INFO;
+bool mcg_log_journal;
 
 static void mcg_vlog(enum mcg_log_level level, const char *fmt, va_list ap)
 {
@@ -20,8 +23,18 @@ static void mcg_vlog(enum mcg_log_level level, const char *fmt, va_list ap)
 		[MCG_LOG_DEBUG] = "debug: ",
 	};
 
+	/* sd-daemon(3) priority prefixes: err, warning, info, debug. */
+	static const char *const journal_priority[] = {
+		[MCG_LOG_ERROR] = "<3>",
+		[MCG_LOG_WARN] = "<4>",
+		[MCG_LOG_INFO] = "<6>",
+		[MCG_LOG_DEBUG] = "<7>",
+	};
+
 	if (level > mcg_log_max)
 		return;
+	if (mcg_log_journal)
+		fputs(journal_priority[level], stderr);
 	fprintf(stderr, "mcguard: %s", prefix[level]);
 	vfprintf(stderr, fmt, ap);
 	if (fmt[0] && fmt[strlen(fmt) - 1] != '\n')
@@ -67,4 +80,16 @@ void mcg_audit(const char *fmt, ...)
 	syslog(LOG_NOTICE, "user=%s uid=%u %s", pw ? pw->pw_name : "?", getuid(), message);
 	closelog();
 	pr_debug("audit: %s", message);
+}
+
+bool mcg_log_fd_is_journal(int fd)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long device, inode;
+	struct stat st;
+
+	/* systemd sets JOURNAL_STREAM=DEVICE:INODE of the stream it connected. */
+	if (!stream || sscanf(stream, "%llu:%llu", &device, &inode) != 2 || fstat(fd, &st))
+		return false;
+	return st.st_dev == device && st.st_ino == inode;
 }

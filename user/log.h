@@ -10,8 +10,15 @@ enum mcg_log_level {
 	MCG_LOG_DEBUG,
 };
 
+#include <stdbool.h>
+
 /* Messages above this level are dropped; -v raises it to MCG_LOG_DEBUG. */
 extern enum mcg_log_level mcg_log_max;
+/* Prefix each line with its sd-daemon priority, for the journal. */
+extern bool mcg_log_journal;
+
+/* Is fd the stream systemd connected to the journal (JOURNAL_STREAM)? */
+bool mcg_log_fd_is_journal(int fd);
 
 void mcg_log(enum mcg_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

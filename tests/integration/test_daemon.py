@@ -355,3 +355,24 @@ def test_unit_file_verifies(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_journal_priority_prefixes(env, tmp_path):
+    cgroup = env.cgroup("svc")
+    log_path = tmp_path / "stderr.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        stat = os.fstat(log.fileno())
+        journal = dict(os.environ, JOURNAL_STREAM=f"{stat.st_dev}:{stat.st_ino}")
+        daemon = env.in_guarded(None, env.mcguard_argv(
+            "daemon", "--match", env.relative(cgroup).lstrip("/")), stderr=log, env=journal)
+        try:
+            deadline = time.monotonic() + 10
+            while "guarding" not in log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            os.kill(daemon.pid, signal.SIGTERM)
+            daemon.wait(timeout=10)
+    lines = log_path.read_text().splitlines()
+
+    assert lines[0].startswith("<6>mcguard: started")
+    assert any(line.startswith("<6>mcguard: guarding") for line in lines)
