@@ -2,6 +2,7 @@
 # Build: bpf/mcguard.bpf.c -> .output/mcguard.bpf.o -> .output/mcguard.skel.h
 # -> .output/mcguard (the one binary). Every build product goes to .output/.
 
+.DEFAULT_GOAL := all
 OUTPUT ?= .output
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -36,9 +37,14 @@ CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OU
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(VMLINUX_DIR)
 
 ifeq ($(SANITIZE),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
 endif
+
+# Objects depend on the compiler flags, so SANITIZE=1 and back rebuild everything.
+FLAGS_STAMP := $(OUTPUT)/.flags-$(shell echo '$(CC) $(CFLAGS) $(LDFLAGS)' | md5sum | cut -c1-12)
+$(FLAGS_STAMP): | $(OUTPUT)
+	$(Q)rm -f $(OUTPUT)/.flags-* && touch $@
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
@@ -78,7 +84,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c Makefile | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c Makefile $(FLAGS_STAMP) | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -90,7 +96,7 @@ $(OUTPUT)/mcguard: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(DEP_LIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile $(FLAGS_STAMP) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
 

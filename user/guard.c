@@ -774,7 +774,8 @@ int mcg_guard_list(struct mcg_state *state, __u64 **ids, size_t *count)
 		(*ids)[(*count)++] = id;
 	}
 	closedir(dir);
-	qsort(*ids, *count, sizeof(**ids), compare_ids);
+	if (*count > 1)
+		qsort(*ids, *count, sizeof(**ids), compare_ids);
 	return 0;
 }
 

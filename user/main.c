@@ -448,5 +448,7 @@ int main(int argc, char **argv)
 	/* A socket held to lo cannot reach an allow-listed address outside loopback. */
 	if (cli.policy.connect_count || cli.policy.bind_count)
 		cli.policy.backstop = MCG_BACKSTOP_OFF;
-	return cmd->handler(&cli);
+	code = cmd->handler(&cli);
+	free(cli.matches);
+	return code;
 }
