@@ -58,7 +58,7 @@ TEST_HELPERS := $(OUTPUT)/tests/iouring_probe
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check check-unit check-root deps install demo vmlinux
+.PHONY: all clean check check-unit check-root deps install demo vmlinux fuzz soak
 
 all: $(OUTPUT)/mcguard
 
@@ -104,6 +104,24 @@ $(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
 
+# libFuzzer targets: the parsers and the event decoder, built with clang.
+FUZZ_TARGETS := spec config event
+FUZZ_SOURCES := user/spec.c user/parse.c user/format.c user/policy.c user/config.c
+FUZZ_BINARIES := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 600
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SOURCES) Makefile | $(OUTPUT)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude -Iuser \
+		$(DEP_CFLAGS) $< $(FUZZ_SOURCES) $(DEP_LIBS) -o $@
+
+# Run each target for FUZZ_SECONDS from the seed corpus, then the kept crashers.
+fuzz: $(FUZZ_BINARIES)
+	$(Q)./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # Install the build and test packages that are missing (Debian and Ubuntu).
 deps:
 	$(Q)./tests/deps.sh
@@ -116,7 +134,7 @@ check-root: $(OUTPUT)/mcguard $(TEST_HELPERS)
 
 # Every test layer: unit tests, then root integration and end-to-end tests.
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_HELPERS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_HELPERS) $(FUZZ_BINARIES)
 	$(Q)./tests/run-all.sh $(UNIT_TESTS)
 
 demo: deps

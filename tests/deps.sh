@@ -13,7 +13,7 @@ NPM_PREFIX=${MCG_NPM_PREFIX:-$REPO_ROOT/.output/npm}
 BPFTOOL=${BPFTOOL:-bpftool}
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(clang llvm make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
+PACKAGES=(clang llvm libclang-rt-dev make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
 	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev iproute2 util-linux python3 python3-pytest
 	python3-aiosmtpd swaks nmap curl)
 

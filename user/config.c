@@ -248,22 +248,42 @@ static int parse_top(config_t *cfg, struct mcg_config *config, const char *path,
 	return 0;
 }
 
+/* Report a libconfig read or syntax error as "FILE:LINE: reason". */
+static int read_error(config_t *cfg, const char *path, char *error, size_t size)
+{
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+		snprintf(error, size, "%s: cannot read the file: %s", path, strerror(errno));
+	else
+		snprintf(error, size, "%s:%d: %s", path, config_error_line(cfg),
+			 config_error_text(cfg));
+	return -EINVAL;
+}
+
 int mcg_config_load(const char *path, struct mcg_config *config, char *error, size_t size)
 {
 	config_t cfg;
 	int err;
 
 	config_init(&cfg);
-	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			snprintf(error, size, "%s: cannot read the file: %s", path, strerror(errno));
-		else
-			snprintf(error, size, "%s:%d: %s", config_error_file(&cfg) ? config_error_file(&cfg) : path,
-				 config_error_line(&cfg), config_error_text(&cfg));
-		config_destroy(&cfg);
-		return -EINVAL;
-	}
-	err = parse_top(&cfg, config, path, error, size);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE)
+		err = read_error(&cfg, path, error, size);
+	else
+		err = parse_top(&cfg, config, path, error, size);
+	config_destroy(&cfg);
+	return err;
+}
+
+int mcg_config_parse_text(const char *text, const char *name, struct mcg_config *config,
+			  char *error, size_t size)
+{
+	config_t cfg;
+	int err;
+
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE)
+		err = read_error(&cfg, name, error, size);
+	else
+		err = parse_top(&cfg, config, name, error, size);
 	config_destroy(&cfg);
 	return err;
 }

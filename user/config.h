@@ -39,6 +39,10 @@ struct mcg_config {
  */
 int mcg_config_load(const char *path, struct mcg_config *config, char *error, size_t size);
 
+/* The same for text already in memory; name takes the place of the file in messages. */
+int mcg_config_parse_text(const char *text, const char *name, struct mcg_config *config,
+			  char *error, size_t size);
+
 /* Append a rule; returns 0 or -ENOMEM. */
 int mcg_config_add_rule(struct mcg_config *config, const struct mcg_guard_rule *rule);
 
