@@ -53,8 +53,9 @@ LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o
 	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
-# Helper programs that the root tests run.
-TEST_HELPERS := $(OUTPUT)/tests/iouring_probe
+# Helper programs that the root tests run, and the build with fault points.
+TEST_HELPERS := $(OUTPUT)/tests/iouring_probe $(OUTPUT)/mcguard-faults
+FAULT_OBJS := $(patsubst user/%.c,$(OUTPUT)/faults/%.o,$(USER_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -100,6 +101,18 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile $(FLAGS_STAMP) | $(OUTPUT
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
 
+$(OUTPUT)/faults:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/faults/%.o: user/%.c Makefile $(FLAGS_STAMP) $(OUTPUT)/mcguard.skel.h \
+		      $(OUTPUT)/mcguard_holders.skel.h | $(OUTPUT)/faults
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -DMCG_FAULT_INJECTION -MMD -MP -c $< -o $@
+
+$(OUTPUT)/mcguard-faults: $(FAULT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(DEP_LIBS) -o $@
+
 $(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
@@ -121,6 +134,13 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SOURCES) Makefile | $(OUTPUT)/
 # Run each target for FUZZ_SECONDS from the seed corpus, then the kept crashers.
 fuzz: $(FUZZ_BINARIES)
 	$(Q)./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The long soak: SOAK_CYCLES attach/detach cycles and a fifth as many daemon
+# watch cycles, counting pins, links, programs, descriptors and watches.
+SOAK_CYCLES ?= 10000
+soak: all
+	$(Q)SOAK_CYCLES=$(SOAK_CYCLES) /usr/bin/python3 -m pytest -p no:cacheprovider -s \
+		tests/integration/test_hardening.py -k soak
 
 # Install the build and test packages that are missing (Debian and Ubuntu).
 deps:
@@ -154,4 +174,4 @@ install: $(OUTPUT)/mcguard
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/faults/*.d $(OUTPUT)/tests/*.d)

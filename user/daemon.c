@@ -33,7 +33,13 @@
 #include "scan.h"
 
 #define DRAIN_INTERVAL_MS 10
-#define INOTIFY_MASK (IN_CREATE | IN_ONLYDIR | IN_DELETE_SELF)
+#define PRUNE_DELAY_NS 1000000000ll
+/*
+ * cgroupfs reports a removed cgroup to the watch on its parent (IN_DELETE)
+ * but sends no IN_IGNORED for the cgroup's own watch, so the daemon removes
+ * that watch itself; otherwise every removed cgroup would leak one.
+ */
+#define INOTIFY_MASK (IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_DELETE_SELF)
 
 /* Upper bounds, in milliseconds, of the histogram of creation-to-guard windows. */
 static const double window_bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 1000 };
@@ -55,6 +61,7 @@ struct daemon {
 	struct watch *watches;
 	size_t watch_count;
 	long long next_reconcile_ns;
+	long long prune_at_ns; /* 0, or when to drop the guards of removed cgroups */
 	/* Figures for the metrics endpoint. */
 	unsigned long attach_failures;
 	double last_reconcile;
@@ -238,6 +245,18 @@ static void drop_watch(struct daemon *d, int wd)
 	d->watches[i] = d->watches[--d->watch_count];
 }
 
+/* A watched directory was removed: remove its watch from the kernel too. */
+static void forget_path(struct daemon *d, const char *path)
+{
+	for (size_t i = 0; i < d->watch_count; i++) {
+		if (strcmp(d->watches[i].path, path))
+			continue;
+		inotify_rm_watch(d->inotify_fd, d->watches[i].wd);
+		drop_watch(d, d->watches[i].wd);
+		return;
+	}
+}
+
 static struct daemon *walk_daemon;
 static long long walk_created_ns;
 
@@ -295,6 +314,18 @@ static void handle_inotify(struct daemon *d)
 		}
 		if (event->mask & IN_IGNORED) {
 			drop_watch(d, event->wd);
+			continue;
+		}
+		if ((event->mask & IN_DELETE) && (event->mask & IN_ISDIR) && event->len) {
+			int i = find_watch(d, event->wd);
+			char path[PATH_MAX * 2];
+
+			if (i < 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", d->watches[i].path, event->name);
+			forget_path(d, path);
+			/* The kernel releases a removed cgroup's links shortly after, not at once. */
+			d->prune_at_ns = monotonic_ns() + PRUNE_DELAY_NS;
 			continue;
 		}
 		if ((event->mask & IN_CREATE) && (event->mask & IN_ISDIR) && event->len) {
@@ -518,6 +549,12 @@ static void run_loop(struct daemon *d)
 				handle_inotify(d);
 		}
 		mcg_event_reader_drain(d->reader);
+		if (d->prune_at_ns && monotonic_ns() >= d->prune_at_ns && !mcg_state_lock(&d->state)) {
+			d->prune_at_ns = 0;
+			mcg_state_prune(&d->state);
+			mcg_state_unlock(&d->state);
+			publish_metrics(d);
+		}
 		if (monotonic_ns() >= d->next_reconcile_ns)
 			reconcile(d);
 	}

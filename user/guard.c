@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "fault.h"
 #include "format.h"
 #include "guard.h"
 #include "log.h"
@@ -174,22 +175,26 @@ static int load_and_pin(struct mcg_state *state)
 		err = bpf_program__pin(progs[i], path);
 		if (err)
 			goto pin_failed;
+		mcg_fault_point("pin program");
 	}
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", staging, map_names[i]);
 		err = bpf_map__pin(maps[i], path);
 		if (err)
 			goto pin_failed;
+		mcg_fault_point("pin map");
 	}
 	snprintf(path, sizeof(path), "%s/%s", staging, GUARDS_DIR);
 	if (mkdir(path, 0700)) {
 		err = -errno;
 		goto pin_failed;
 	}
+	mcg_fault_point("before renaming the program staging directory");
 	if (rename(staging, state->dir)) {
 		err = -errno;
 		goto pin_failed;
 	}
+	mcg_fault_point("after renaming the program staging directory");
 	pr_debug("loaded and pinned the programs under %s", state->dir);
 	goto out;
 
@@ -539,6 +544,7 @@ static int attach_hook(struct mcg_state *state, int cgroup_fd, const struct mcg_
 			report_exclusive_programs(cg, hook);
 		return err;
 	}
+	mcg_fault_point("link attached, not pinned");
 	snprintf(pin, sizeof(pin), "%s/%s", dir, mcg_hook_name(hook));
 	unlink(pin);
 	if (bpf_obj_pin(link_fd, pin)) {
@@ -549,6 +555,7 @@ static int attach_hook(struct mcg_state *state, int cgroup_fd, const struct mcg_
 		return err;
 	}
 	close(link_fd);
+	mcg_fault_point("link pinned");
 	return 0;
 }
 
@@ -580,6 +587,7 @@ static int write_policy(struct mcg_state *state, const struct mcg_cgroup *cg,
 		bpf_map_lookup_elem(state->policy_fd, &cg->id, &old);
 	next.guard_cgroup_id = cg->id;
 	next.generation = old.generation + 1;
+	mcg_fault_point("before the policy write");
 	/* The kernel swaps the whole value in one step, so programs see old or new. */
 	if (bpf_map_update_elem(state->policy_fd, &cg->id, &next, BPF_ANY)) {
 		int err = -errno;
@@ -661,11 +669,13 @@ static int create_guard(struct mcg_state *state, const struct mcg_cgroup *cg,
 		err = write_policy(state, cg, policy ? policy : &default_policy, true);
 	if (err)
 		goto fail;
+	mcg_fault_point("before renaming the guard staging directory");
 	if (rename(staging, dir)) {
 		err = -errno;
 		pr_err("rename %s to %s: %s", staging, dir, strerror(-err));
 		goto fail;
 	}
+	mcg_fault_point("after renaming the guard staging directory");
 	return 0;
 
 fail:
