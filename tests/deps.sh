@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(clang llvm libclang-rt-dev make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
 	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev iproute2 util-linux python3 python3-pytest
-	python3-aiosmtpd swaks nmap curl)
+	python3-aiosmtpd swaks nmap curl valgrind)
 
 step() { printf 'deps: %s\n' "$*"; }
 die() {
