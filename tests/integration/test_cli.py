@@ -3,6 +3,7 @@ clean state after errors, and usage errors that name the problem."""
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -157,3 +158,33 @@ def test_second_pin_root_warned(env):
     finally:
         subprocess.run([env.binary, "detach", "--all", "--pin-root", other],
                        capture_output=True)
+
+
+SYSLOG_CAPTURE = """
+import socket, subprocess, sys
+binary, pin_root, cgroup = sys.argv[1:4]
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+listener.bind("/dev/log")
+listener.settimeout(5)
+for command in ("attach", "detach"):
+    subprocess.run([binary, command, "--pin-root", pin_root, cgroup], check=True,
+                   capture_output=True)
+    print(listener.recv(4096).decode(errors="replace"), flush=True)
+"""
+
+
+def test_audit_trail_in_syslog(env):
+    cgroup = env.cgroup("a")
+    # A private mount namespace with its own /dev, so /dev/log is the test's socket.
+    script = 'mount -t tmpfs mcguard-test /dev && exec "$0" "$@"'
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, sys.executable,
+         "-c", SYSLOG_CAPTURE, env.binary, env.pin_root, cgroup],
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    attach, detach = result.stdout.splitlines()[:2]
+
+    assert "mcguard" in attach
+    assert "user=root uid=0 attach cgroup=" + env.relative(cgroup) in attach
+    assert "mode=enforce" in attach
+    assert "detach cgroup=" + env.relative(cgroup) in detach
