@@ -40,7 +40,8 @@ endif
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Objects with no main() and no skeleton, linked into the unit tests too.
-LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o $(OUTPUT)/user/policy.o
+LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o $(OUTPUT)/user/policy.o \
+	    $(OUTPUT)/user/netfilter.o $(OUTPUT)/user/engine.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 # Helper programs that the root tests run.
@@ -88,7 +89,8 @@ $(OUTPUT)/mcguard: $(USER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -DMCG_TEST_DATA='"$(CURDIR)/tests/unit/data"' -MMD -MP $< \
+		$(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
