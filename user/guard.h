@@ -74,4 +74,11 @@ int mcg_guard_read(struct mcg_state *state, __u64 cgroup_id, struct mcg_policy *
 int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
 			  bool attached[MCG_HOOK_COUNT]);
 
+/*
+ * Ask the kernel which of mcguard's programs run for the cgroup at path,
+ * attached there or inherited from a parent: effective[hook] is set for each.
+ */
+int mcg_guard_query_effective(struct mcg_state *state, const char *path,
+			      bool effective[MCG_HOOK_COUNT]);
+
 #endif
