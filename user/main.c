@@ -90,7 +90,7 @@ static const struct option_spec {
 	{ "strict", OPT_STRICT, NULL, FOR_VERIFY, "exit 1 on warnings too" },
 	{ "allow-audit", OPT_ALLOW_AUDIT, NULL, FOR_VERIFY, "accept a guard in audit mode" },
 	{ "port", OPT_PORT, "N", FOR_VERIFY,
-	  "also check port N (1-65535) on the host side (repeatable, up to 64)" },
+	  "count port N (1-65535) as one of the catcher's ports, for the host-side and IPv6 checks (repeatable, up to 64)" },
 	{ "host-netns", OPT_HOST_NETNS, "FILE", FOR_VERIFY,
 	  "the network namespace where the catcher's ports are published, such as /run/netns/NAME (repeatable, up to 8; default: mcguard's own)" },
 	{ "pin-root", OPT_PIN_ROOT, "DIR", FOR_ALL,
