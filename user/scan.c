@@ -341,13 +341,24 @@ static int match_namespace(const struct held_list *held, size_t first,
 			   struct mcg_cgroup_sockets *result)
 {
 	struct mcg_scanned_netns *ns = &result->netns[result->netns_count - 1];
-	struct diag_sock *socks;
+	struct diag_sock *socks = NULL;
 	char ns_path[64];
-	size_t count;
+	size_t count = 0;
 	int err;
 
-	snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", held->items[first].pid);
-	err = mcg_netns_sockets(ns_path, &socks, &count);
+	/* A process that exited meanwhile cannot name the namespace: try its other processes. */
+	err = -ESRCH;
+	for (size_t h = first; h < held->count && (err == -ENOENT || err == -ESRCH); h++) {
+		if (held->items[h].netns != held->items[first].netns ||
+		    (h > first && held->items[h].pid == held->items[h - 1].pid))
+			continue;
+		snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", held->items[h].pid);
+		err = mcg_netns_sockets(ns_path, &socks, &count);
+		ns->pid = held->items[h].pid;
+	}
+	/* When all of them exited, their sockets are gone with them. */
+	if (err == -ENOENT || err == -ESRCH)
+		return 0;
 	if (err) {
 		ns->error = -err;
 		return err == -ENOMEM ? err : 0;
