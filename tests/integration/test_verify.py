@@ -284,6 +284,30 @@ def test_escaped_listener_fails(env, held):
     assert (finding["port"], finding["pid"]) == (1025, catcher.pid)
 
 
+# Connect to PEER:PORT, print one line, and keep the connection until stdin closes.
+CONNECT_AND_HOLD = textwrap.dedent("""\
+    import select, socket, sys
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    print(c.getsockname()[1], flush=True)
+    select.select([sys.stdin], [], [], 60)
+""")
+
+
+def test_escaped_connection_fails(env, held):
+    cgroup = env.cgroup("catcher")
+    start_publisher(env, held, "relay", 2525)
+    held.append(Held(env.in_guarded(cgroup, [sys.executable, "-c", CONNECT_AND_HOLD,
+                                             mcgtest.PEER_V4, "2525"], stdin=subprocess.PIPE)))
+    env.mcguard("attach", "--wildcard", "loopback", cgroup)
+
+    code, report, _ = verify(env, cgroup)
+    finding = check(report, "sockets")["findings"][0]
+
+    assert code == 1
+    assert finding["kind"] == "escaped"
+    assert (finding["address"], finding["port"]) == (mcgtest.PEER_V4, 2525)
+
+
 def test_catcher_not_running_warns(env):
     cgroup = env.cgroup("catcher")
     env.mcguard("attach", cgroup)
@@ -607,6 +631,7 @@ def test_non_root_other_users_processes_skipped(env, held):
     (("--port", "http", "a"), "invalid --port"),
     (("--pid", "0"), "invalid --pid"),
     (("--pid", "x"), "invalid --pid"),
+    (("--pid", "4194304"), "no such process"),
     (("MOUNT",), "cgroup2 root"),
     (("no-such-cgroup-here",), "No such file or directory"),
     (("--cgroup-root", "/tmp", "a"), "--cgroup-root applies to --unit and --container only"),
