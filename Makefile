@@ -50,7 +50,8 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Objects with no main() and no skeleton, linked into the unit tests too.
 LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o \
-	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o
+	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o $(OUTPUT)/user/netfilter.o \
+	    $(OUTPUT)/user/engine.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 # Helper programs that the root tests run, and the build with fault points.
@@ -99,7 +100,8 @@ $(OUTPUT)/mcguard: $(USER_OBJS)
 
 $(OUTPUT)/tests/%: tests/unit/%.c $(LIB_OBJS) Makefile $(FLAGS_STAMP) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -MMD -MP $< $(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -DMCG_TEST_DATA='"$(CURDIR)/tests/unit/data"' -MMD -MP $< \
+		$(LIB_OBJS) $(DEP_LIBS) -lcmocka -o $@
 
 $(OUTPUT)/faults:
 	$(Q)mkdir -p $@

@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "scan.h"
 #include "spec.h"
+#include "target.h"
 
 /* Resolve CGROUP for attach; exit code MCG_EXIT_USAGE with a message on bad input. */
 static int resolve_operand(struct mcg_cli *cli, struct mcg_cgroup *cg)
@@ -56,7 +57,14 @@ int mcg_cmd_attach(struct mcg_cli *cli)
 	bool existed, created;
 	int code, err;
 
-	code = resolve_operand(cli, &cg);
+	if (mcg_target_by_option(cli) || cli->cgroup_root) {
+		struct mcg_target target;
+
+		code = mcg_target_resolve(cli, &target);
+		cg = target.cg;
+	} else {
+		code = resolve_operand(cli, &cg);
+	}
 	if (code)
 		return code;
 	code = check_attach_target(cli, &cg);

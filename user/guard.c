@@ -437,8 +437,9 @@ bool mcg_guard_exists(struct mcg_state *state, __u64 cgroup_id)
 	return stat(dir, &st) == 0;
 }
 
-int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
-			  bool attached[MCG_HOOK_COUNT])
+/* Look for mcguard's programs in the cgroup's own or, with query_flags, effective lists. */
+static int query_hooks(struct mcg_state *state, const char *path, __u32 query_flags,
+		       bool attached[MCG_HOOK_COUNT])
 {
 	int cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -448,7 +449,7 @@ int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
 		__u32 ids[64], count = 64, flags = 0;
 
 		attached[i] = false;
-		if (bpf_prog_query(cgroup_fd, hook_attach_type[i], 0, &flags, ids, &count))
+		if (bpf_prog_query(cgroup_fd, hook_attach_type[i], query_flags, &flags, ids, &count))
 			continue;
 		for (__u32 j = 0; j < count && j < 64; j++)
 			if (ids[j] == state->prog_ids[i])
@@ -456,6 +457,18 @@ int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
 	}
 	close(cgroup_fd);
 	return 0;
+}
+
+int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
+			  bool attached[MCG_HOOK_COUNT])
+{
+	return query_hooks(state, path, 0, attached);
+}
+
+int mcg_guard_query_effective(struct mcg_state *state, const char *path,
+			      bool effective[MCG_HOOK_COUNT])
+{
+	return query_hooks(state, path, BPF_F_QUERY_EFFECTIVE, effective);
 }
 
 /*

@@ -93,4 +93,11 @@ int mcg_guard_query_hooks(struct mcg_state *state, const char *path,
  */
 bool mcg_guard_has_other_mcguard(struct mcg_state *state, const char *path);
 
+/*
+ * Ask the kernel which of mcguard's programs run for the cgroup at path,
+ * attached there or inherited from a parent: effective[hook] is set for each.
+ */
+int mcg_guard_query_effective(struct mcg_state *state, const char *path,
+			      bool effective[MCG_HOOK_COUNT]);
+
 #endif

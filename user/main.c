@@ -21,7 +21,8 @@
 #define FOR_RUN 0x10
 #define FOR_SCAN 0x20
 #define FOR_DAEMON 0x40
-#define FOR_ALL 0x7f
+#define FOR_VERIFY 0x80
+#define FOR_ALL 0xff
 #define FOR_POLICY (FOR_ATTACH | FOR_RUN | FOR_DAEMON)
 
 enum option_id {
@@ -46,6 +47,14 @@ enum option_id {
 	OPT_METRICS,
 	OPT_DETACH_ON_EXIT,
 	OPT_RECONCILE,
+	OPT_STRICT,
+	OPT_ALLOW_AUDIT,
+	OPT_PORT,
+	OPT_UNIT,
+	OPT_PID,
+	OPT_CONTAINER,
+	OPT_CGROUP_ROOT,
+	OPT_HOST_NETNS,
 };
 
 /* The one table of options: parsing and help come from it. */
@@ -81,13 +90,26 @@ static const struct option_spec {
 	  "rescan the cgroup tree this often (default 30)" },
 	{ "detach-on-exit", OPT_DETACH_ON_EXIT, NULL, FOR_DAEMON,
 	  "detach the daemon's guards when it stops (by default they stay)" },
-	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN | FOR_DAEMON,
+	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN | FOR_DAEMON | FOR_VERIFY,
 	  "print JSON: one object per event or socket; status prints one document" },
 	{ "destroy", OPT_DESTROY, NULL, FOR_SCAN,
 	  "close each escaped socket that only guarded processes hold (SOCK_DESTROY)" },
 	{ "parent", OPT_PARENT, "CGROUP", FOR_RUN,
 	  "create the cgroup of CMD below CGROUP (default: mcguard below the cgroup2 mount)" },
 	{ "keep", OPT_KEEP, NULL, FOR_RUN, "keep the cgroup and its guard after CMD exits" },
+	{ "unit", OPT_UNIT, "NAME", FOR_ATTACH | FOR_VERIFY,
+	  "the cgroup of systemd unit NAME (its ControlGroup property, from systemctl show)" },
+	{ "container", OPT_CONTAINER, "NAME|ID", FOR_ATTACH | FOR_VERIFY,
+	  "the cgroup of a Docker or Podman container, named through the engine's CLI, or by its full ID without one" },
+	{ "pid", OPT_PID, "PID", FOR_VERIFY, "the cgroup of process PID" },
+	{ "cgroup-root", OPT_CGROUP_ROOT, "DIR", FOR_ATTACH | FOR_VERIFY,
+	  "look up --unit and --container cgroups below DIR (default: the cgroup2 mount)" },
+	{ "strict", OPT_STRICT, NULL, FOR_VERIFY, "exit 1 on warnings too" },
+	{ "allow-audit", OPT_ALLOW_AUDIT, NULL, FOR_VERIFY, "accept a guard in audit mode" },
+	{ "port", OPT_PORT, "N", FOR_VERIFY,
+	  "count port N (1-65535) as one of the catcher's ports, for the host-side and IPv6 checks (repeatable, up to 64)" },
+	{ "host-netns", OPT_HOST_NETNS, "FILE", FOR_VERIFY,
+	  "the network namespace where the catcher's ports are published, such as /run/netns/NAME (repeatable, up to 8; default: mcguard's own)" },
 	{ "pin-root", OPT_PIN_ROOT, "DIR", FOR_ALL,
 	  "bpffs directory of mcguard's pins (default " MCG_DEFAULT_PIN_ROOT ")" },
 	{ "verbose", OPT_VERBOSE, NULL, FOR_ALL, "debug output, with libbpf's verifier log" },
@@ -104,12 +126,14 @@ static const struct command {
 	const char *summary;
 	const char *examples;
 } commands[] = {
-	{ "attach", FOR_ATTACH, mcg_cmd_attach, "attach [OPTIONS] CGROUP",
+	{ "attach", FOR_ATTACH, mcg_cmd_attach,
+	  "attach [OPTIONS] CGROUP|--unit NAME|--container NAME|ID",
 	  "Guard CGROUP and its descendants: binds stay on loopback, connects and datagrams\n"
 	  "stay off remote hosts. The guard is pinned and outlives this command; attaching\n"
 	  "again replaces the policy in one step.",
 	  "  mcguard attach system.slice/mailpit.service\n"
-	  "  mcguard attach --wildcard loopback --allow-connect udp:192.0.2.53:53 mailhog\n" },
+	  "  mcguard attach --wildcard loopback --allow-connect udp:192.0.2.53:53 mailhog\n"
+	  "  mcguard attach --wildcard loopback --unit mailpit.service\n" },
 	{ "detach", FOR_DETACH, mcg_cmd_detach, "detach [OPTIONS] CGROUP | --all",
 	  "Remove mcguard's programs and pins from CGROUP. Other programs stay.",
 	  "  mcguard detach system.slice/mailpit.service\n  mcguard detach --all\n" },
@@ -134,6 +158,20 @@ static const struct command {
 	  "reloads the configuration; a bad one keeps the old.",
 	  "  mcguard daemon\n"
 	  "  mcguard daemon --match 'catchers/*' --wildcard loopback --metrics 127.0.0.1:9464\n" },
+	{ "verify", FOR_VERIFY, mcg_cmd_verify,
+	  "verify [OPTIONS] CGROUP|--unit NAME|--pid PID|--container NAME|ID",
+	  "Check that a catcher is not exposed: the guard is in effect per the kernel; no\n"
+	  "listener or bound UDP socket of its processes is reachable from other hosts, in\n"
+	  "their own network namespaces; no port publisher (docker-proxy, rootlesskit,\n"
+	  "kubectl port-forward, ...) listens on its ports on the host side; the engine\n"
+	  "publishes none of its ports; no DNAT rule forwards to it; and no port has IPv4\n"
+	  "filter rules only on a host with IPv6. Prints PASS, FAIL, WARN or SKIP per check.\n"
+	  "Exits 0 when clean (warnings fail only with --strict), 1 when exposed, 2 on bad\n"
+	  "input, 3 when a check could not run. Without root, the checks that need it are\n"
+	  "skipped and do not change the exit status.",
+	  "  mcguard verify system.slice/mailpit.service\n"
+	  "  mcguard verify --unit mailpit.service --strict\n"
+	  "  mcguard verify --json --container mailpit | jq '.checks[] | select(.status != \"pass\")'\n" },
 	{ "run", FOR_RUN, mcg_cmd_run, "run [OPTIONS] -- CMD [ARGS...]",
 	  "Start CMD in a new guarded cgroup, so its sockets are guarded from the first\n"
 	  "syscall. Exits with CMD's status, or 125 when mcguard fails (CMD does not start).",
@@ -159,7 +197,8 @@ static void print_usage(FILE *out)
 		"SPEC is [tcp:|udp:]ADDRESS[/PREFIX][:PORT[-PORT]]; an IPv6 address with a\n"
 		"port goes in brackets with its prefix: tcp:[2001:db8::/32]:587.\n"
 		"\n"
-		"Exit status: 0 success, 1 failure, 2 invalid usage; run: CMD's status or 125.\n"
+		"Exit status: 0 success, 1 failure, 2 invalid usage; run: CMD's status or 125;\n"
+		"verify: 0 clean, 1 exposed, 3 a check could not run.\n"
 		"Run 'mcguard COMMAND --help' for a command's options. See mcguard(8).\n");
 }
 
@@ -250,6 +289,18 @@ static int option_error(const struct command *cmd, int id, const char *text)
 	return usage_error("invalid option %s", text);
 }
 
+static int add_port(struct mcg_cli *cli, const char *arg)
+{
+	unsigned long port;
+
+	if (mcg_parse_ulong(arg, 1, 65535, &port))
+		return usage_error("invalid --port \"%s\": expected a number from 1 to 65535", arg);
+	if (cli->port_count >= MCG_MAX_VERIFY_PORTS)
+		return usage_error("too many --port: at most %s", "64");
+	cli->ports[cli->port_count++] = port;
+	return 0;
+}
+
 /* Apply one parsed option to cli; returns 0, or an exit code to stop with. */
 static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, const char *arg)
 {
@@ -329,6 +380,31 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 		cli->reconcile_seconds = seconds;
 		break;
 	}
+	case OPT_STRICT:
+		cli->strict = true;
+		break;
+	case OPT_ALLOW_AUDIT:
+		cli->allow_audit = true;
+		break;
+	case OPT_PORT:
+		return add_port(cli, arg);
+	case OPT_UNIT:
+		cli->unit = arg;
+		break;
+	case OPT_PID:
+		cli->pid = arg;
+		break;
+	case OPT_CONTAINER:
+		cli->container = arg;
+		break;
+	case OPT_CGROUP_ROOT:
+		cli->cgroup_root = arg;
+		break;
+	case OPT_HOST_NETNS:
+		if (cli->host_netns_count >= MCG_MAX_HOST_NETNS)
+			return usage_error("too many --host-netns: at most %s", "8");
+		cli->host_netns[cli->host_netns_count++] = arg;
+		break;
 	default:
 		return usage_error("%s", "invalid option");
 	}

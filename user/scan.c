@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
@@ -24,14 +25,8 @@
 #include "holders.h"
 #include "log.h"
 #include "mcguard_addr.h"
+#include "netns.h"
 #include "scan.h"
-
-/* TCP states as the kernel numbers them (include/net/tcp_states.h). */
-#define STATE_ESTABLISHED 1
-#define STATE_CLOSE 7
-#define STATE_LISTEN 10
-
-#define LOOPBACK_IFINDEX 1
 
 #define diag_sock mcg_diag_sock
 
@@ -47,6 +42,8 @@ struct held_sock {
 struct held_list {
 	struct held_sock *items;
 	size_t count, capacity;
+	int processes;  /* PIDs read from cgroup.procs */
+	int unreadable; /* of those, processes whose namespace or descriptors were unreadable */
 };
 
 static const char *const state_names[] = {
@@ -77,7 +74,11 @@ static int held_add(struct held_list *list, const struct held_sock *sock)
 	return 0;
 }
 
-/* Record every socket descriptor of one process. */
+/*
+ * Record every socket descriptor of one process. A process that exited
+ * meanwhile is skipped; one whose /proc entries cannot be read (another
+ * user's, without root) is counted as unreadable.
+ */
 static void collect_pid(struct held_list *list, int pid, __u64 cgroup_id)
 {
 	char path[64], target[64];
@@ -86,15 +87,20 @@ static void collect_pid(struct held_list *list, int pid, __u64 cgroup_id)
 	struct stat st;
 	DIR *dir;
 
+	list->processes++;
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-	if (stat(path, &st))
+	if (stat(path, &st)) {
+		list->unreadable += errno != ENOENT && errno != ESRCH;
 		return;
+	}
 	sock.netns = st.st_ino;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	dir = opendir(path);
-	if (!dir)
+	if (!dir) {
+		list->unreadable += errno != ENOENT && errno != ESRCH;
 		return;
+	}
 	while ((entry = readdir(dir))) {
 		char link[NAME_MAX + 32];
 		ssize_t len;
@@ -139,14 +145,40 @@ static int walk_cgroup(const char *path, const struct stat *st, int type, struct
 	return 0;
 }
 
+/* Fill sock from one sock_diag message, with IPV6_V6ONLY from its attributes. */
+static void parse_diag_message(const struct nlmsghdr *nlh, __u8 protocol, struct diag_sock *sock)
+{
+	const struct inet_diag_msg *msg = NLMSG_DATA(nlh);
+	int attr_len = nlh->nlmsg_len - NLMSG_LENGTH(sizeof(*msg));
+	struct rtattr *attr = (struct rtattr *)((char *)msg + NLMSG_ALIGN(sizeof(*msg)));
+
+	memset(sock, 0, sizeof(*sock));
+	sock->family = msg->idiag_family;
+	sock->protocol = protocol;
+	sock->state = msg->idiag_state;
+	sock->sport = ntohs(msg->id.idiag_sport);
+	sock->dport = ntohs(msg->id.idiag_dport);
+	memcpy(sock->src, msg->id.idiag_src, sizeof(sock->src));
+	memcpy(sock->dst, msg->id.idiag_dst, sizeof(sock->dst));
+	sock->ifindex = msg->id.idiag_if;
+	sock->inode = msg->idiag_inode;
+	sock->cookie[0] = msg->id.idiag_cookie[0];
+	sock->cookie[1] = msg->id.idiag_cookie[1];
+	/* The kernel adds INET_DIAG_SKV6ONLY unasked for listening and closed IPv6 sockets. */
+	for (; RTA_OK(attr, attr_len); attr = RTA_NEXT(attr, attr_len))
+		if (attr->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(attr) >= 1)
+			sock->v6only = *(__u8 *)RTA_DATA(attr);
+}
+
 /* Dump the TCP and UDP sockets of both families in the current namespace to fd. */
-static int dump_sockets(int out)
+static int dump_sockets(int out, void *unused)
 {
 	static const __u8 protocols[] = { IPPROTO_TCP, IPPROTO_UDP };
 	static const __u8 families[] = { AF_INET, AF_INET6 };
 	char buf[32768];
 	int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 
+	(void)unused;
 	if (nl < 0)
 		return -errno;
 	for (size_t p = 0; p < 2; p++) {
@@ -172,24 +204,13 @@ static int dump_sockets(int out)
 					return len < 0 ? -errno : -EIO;
 				for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, len);
 				     nlh = NLMSG_NEXT(nlh, len)) {
-					struct inet_diag_msg *msg = NLMSG_DATA(nlh);
-					struct diag_sock sock = { 0 };
+					struct diag_sock sock;
 
 					if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR) {
 						done = 1;
 						break;
 					}
-					sock.family = msg->idiag_family;
-					sock.protocol = protocols[p];
-					sock.state = msg->idiag_state;
-					sock.sport = ntohs(msg->id.idiag_sport);
-					sock.dport = ntohs(msg->id.idiag_dport);
-					memcpy(sock.src, msg->id.idiag_src, sizeof(sock.src));
-					memcpy(sock.dst, msg->id.idiag_dst, sizeof(sock.dst));
-					sock.ifindex = msg->id.idiag_if;
-					sock.inode = msg->idiag_inode;
-					sock.cookie[0] = msg->id.idiag_cookie[0];
-					sock.cookie[1] = msg->id.idiag_cookie[1];
+					parse_diag_message(nlh, protocols[p], &sock);
 					if (write(out, &sock, sizeof(sock)) != sizeof(sock))
 						return -EPIPE;
 				}
@@ -201,77 +222,49 @@ static int dump_sockets(int out)
 }
 
 /*
- * Read the sockets of the network namespace of pid. sock_diag lists only the
- * caller's namespace, so a child process enters it and writes them to a pipe.
+ * sock_diag lists only the caller's namespace, so a child process enters the
+ * namespace and passes the records back through a pipe.
  */
-static int namespace_sockets(int pid, struct diag_sock **socks, size_t *count)
+int mcg_netns_sockets(const char *ns_path, struct diag_sock **socks, size_t *count)
 {
-	size_t capacity = 0;
-	int pipe_fds[2], status;
-	struct diag_sock sock;
-	pid_t child;
+	char *data;
+	size_t len;
+	int err;
 
 	*socks = NULL;
 	*count = 0;
-	if (pipe2(pipe_fds, O_CLOEXEC))
-		return -errno;
-	child = fork();
-	if (child < 0)
-		return -errno;
-	if (child == 0) {
-		char path[64];
-		int ns;
-
-		close(pipe_fds[0]);
-		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
-		ns = open(path, O_RDONLY | O_CLOEXEC);
-		if (ns < 0 || setns(ns, CLONE_NEWNET))
-			_exit(1);
-		_exit(dump_sockets(pipe_fds[1]) ? 1 : 0);
-	}
-	close(pipe_fds[1]);
-	while (read(pipe_fds[0], &sock, sizeof(sock)) == sizeof(sock)) {
-		if (*count == capacity) {
-			struct diag_sock *grown;
-
-			capacity = capacity ? capacity * 2 : 64;
-			grown = realloc(*socks, capacity * sizeof(*grown));
-			if (!grown)
-				break;
-			*socks = grown;
-		}
-		(*socks)[(*count)++] = sock;
-	}
-	close(pipe_fds[0]);
-	waitpid(child, &status, 0);
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		pr_warn("list the sockets in the network namespace of pid %d: failed", pid);
-		return -EIO;
-	}
+	err = mcg_netns_collect(ns_path, dump_sockets, NULL, &data, &len);
+	if (err)
+		return err;
+	*count = len / sizeof(**socks);
+	*socks = (struct diag_sock *)data;
 	return 0;
 }
 
-static int is_loopback(const struct diag_sock *sock, const __u32 addr[4])
+bool mcg_sock_is_listener(const struct diag_sock *sock)
 {
-	if (sock->family == AF_INET)
-		return mcg_ip4_is_loopback(addr[0]);
-	return mcg_ip6_is_loopback_any_form(addr);
+	if (sock->protocol == IPPROTO_TCP)
+		return sock->state == MCG_TCP_LISTEN;
+	return sock->state == MCG_TCP_CLOSE && sock->sport != 0;
 }
 
-/*
- * Would the policy allow this socket if it were created now? A listener
- * held to the loopback device is contained, not escaped.
- */
-static int is_escaped(const struct diag_sock *sock, const struct mcg_policy *policy, int *bound)
+bool mcg_sock_local_is_loopback(const struct diag_sock *sock)
+{
+	if (sock->family == AF_INET)
+		return mcg_ip4_is_loopback(sock->src[0]);
+	return mcg_ip6_is_loopback_any_form(sock->src);
+}
+
+bool mcg_sock_escapes(const struct diag_sock *sock, const struct mcg_policy *policy, int *bound)
 {
 	__u8 proto = sock->protocol == IPPROTO_TCP ? MCG_PROTO_TCP : MCG_PROTO_UDP;
-	int listening = sock->protocol == IPPROTO_TCP ? sock->state == STATE_LISTEN
-						      : sock->state == STATE_CLOSE;
+	int listening = sock->protocol == IPPROTO_TCP ? sock->state == MCG_TCP_LISTEN
+						      : sock->state == MCG_TCP_CLOSE;
 
 	*bound = listening;
 	if (listening) {
-		if (is_loopback(sock, sock->src) || sock->ifindex == LOOPBACK_IFINDEX)
-			return 0;
+		if (mcg_sock_local_is_loopback(sock) || sock->ifindex == MCG_LOOPBACK_IFINDEX)
+			return false;
 		if (sock->family == AF_INET)
 			return !mcg_rules_match_ip4(policy->bind, policy->bind_count, sock->src[0],
 						    sock->sport, proto);
@@ -280,25 +273,40 @@ static int is_escaped(const struct diag_sock *sock, const struct mcg_policy *pol
 	}
 	if (sock->family == AF_INET) {
 		if (mcg_ip4_dest_is_local(sock->dst[0]))
-			return 0;
+			return false;
 		return !mcg_rules_match_ip4(policy->connect, policy->connect_count, sock->dst[0],
 					    sock->dport, proto);
 	}
 	if (mcg_ip6_dest_is_local(sock->dst))
-		return 0;
+		return false;
 	return !mcg_rules_match_sock6(policy->connect, policy->connect_count, sock->dst,
 				      sock->dport, proto);
 }
 
-static void fill_escape(struct mcg_escape *escape, const struct diag_sock *sock,
-			const struct held_sock *held, __u64 guard_id, int bound)
+static void read_comm(int pid, char *comm, size_t size)
 {
+	char path[64];
+	FILE *f;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, size, f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+}
+
+static void fill_escape(struct mcg_escape *escape, const struct mcg_held_socket *held,
+			__u64 guard_id, int bound)
+{
+	const struct diag_sock *sock = &held->diag;
 	struct mcg_event *event = &escape->event;
 	const __u32 *addr = bound ? sock->src : sock->dst;
 	char path[64];
 	struct stat st;
 	struct timespec now;
-	FILE *f;
 
 	memset(escape, 0, sizeof(*escape));
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -321,86 +329,149 @@ static void fill_escape(struct mcg_escape *escape, const struct diag_sock *sock,
 	snprintf(path, sizeof(path), "/proc/%d", held->pid);
 	if (stat(path, &st) == 0)
 		event->uid = st.st_uid;
-	snprintf(path, sizeof(path), "/proc/%d/comm", held->pid);
-	f = fopen(path, "re");
-	if (f) {
-		if (fgets(event->comm, sizeof(event->comm), f))
-			event->comm[strcspn(event->comm, "\n")] = '\0';
-		fclose(f);
-	}
+	memcpy(event->comm, held->comm, sizeof(event->comm));
 	escape->diag = *sock;
 	escape->state = sock->state;
 	escape->inode = sock->inode;
 	escape->fd = held->fd;
 }
 
-/* Judge the sockets of one namespace that guarded processes hold. */
-static int judge_namespace(const struct held_list *held, size_t first, __u64 guard_id,
-			   const struct mcg_policy *policy, struct mcg_escape **escapes, int *found)
+/* Add the sockets of one namespace that the processes in held hold, one entry per socket. */
+static int match_namespace(const struct held_list *held, size_t first,
+			   struct mcg_cgroup_sockets *result)
 {
-	struct diag_sock *socks;
-	size_t count;
+	struct mcg_scanned_netns *ns = &result->netns[result->netns_count - 1];
+	struct diag_sock *socks = NULL;
+	char ns_path[64];
+	size_t count = 0;
 	int err;
 
-	err = namespace_sockets(held->items[first].pid, &socks, &count);
-	if (err)
-		return err;
+	/* A process that exited meanwhile cannot name the namespace: try its other processes. */
+	err = -ESRCH;
+	for (size_t h = first; h < held->count && (err == -ENOENT || err == -ESRCH); h++) {
+		if (held->items[h].netns != held->items[first].netns ||
+		    (h > first && held->items[h].pid == held->items[h - 1].pid))
+			continue;
+		snprintf(ns_path, sizeof(ns_path), "/proc/%d/ns/net", held->items[h].pid);
+		err = mcg_netns_sockets(ns_path, &socks, &count);
+		ns->pid = held->items[h].pid;
+	}
+	/* When all of them exited, their sockets are gone with them. */
+	if (err == -ENOENT || err == -ESRCH)
+		return 0;
+	if (err) {
+		ns->error = -err;
+		return err == -ENOMEM ? err : 0;
+	}
 	for (size_t s = 0; s < count; s++) {
 		for (size_t h = first; h < held->count; h++) {
-			struct mcg_escape *grown;
-			int bound;
+			struct mcg_held_socket *grown, *entry;
 
 			if (held->items[h].netns != held->items[first].netns ||
 			    held->items[h].inode != socks[s].inode)
 				continue;
-			if (!is_escaped(&socks[s], policy, &bound))
-				break;
-			grown = realloc(*escapes, (*found + 1) * sizeof(*grown));
+			grown = realloc(result->sockets, (result->count + 1) * sizeof(*grown));
 			if (!grown) {
 				free(socks);
 				return -ENOMEM;
 			}
-			*escapes = grown;
-			fill_escape(&grown[(*found)++], &socks[s], &held->items[h], guard_id, bound);
-			break; /* one report per socket, for its first holder */
+			result->sockets = grown;
+			entry = &grown[result->count++];
+			memset(entry, 0, sizeof(*entry));
+			entry->diag = socks[s];
+			entry->netns = held->items[h].netns;
+			entry->pid = held->items[h].pid;
+			entry->fd = held->items[h].fd;
+			entry->cgroup_id = held->items[h].cgroup_id;
+			read_comm(entry->pid, entry->comm, sizeof(entry->comm));
+			break; /* one entry per socket, for its first holder */
 		}
 	}
 	free(socks);
 	return 0;
 }
 
-int mcg_scan_guard(const char *guard_path, __u64 guard_id, const struct mcg_policy *policy,
-		   struct mcg_escape **escapes)
+int mcg_scan_cgroup(const char *cgroup_path, struct mcg_cgroup_sockets *result)
 {
 	struct held_list held = { 0 };
-	int found = 0, err = 0;
+	int err = 0;
 
-	*escapes = NULL;
+	memset(result, 0, sizeof(*result));
 	walk_list = &held;
-	if (nftw(guard_path, walk_cgroup, 16, FTW_PHYS) < 0) {
+	if (nftw(cgroup_path, walk_cgroup, 16, FTW_PHYS) < 0) {
 		err = -errno;
 		goto out;
 	}
+	result->processes = held.processes;
+	result->unreadable = held.unreadable;
+
 	/* One sock_diag dump per network namespace, at its first holder. */
 	for (size_t i = 0; i < held.count; i++) {
+		struct mcg_scanned_netns *grown;
 		int seen = 0;
 
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = held.items[j].netns == held.items[i].netns;
 		if (seen)
 			continue;
-		err = judge_namespace(&held, i, guard_id, policy, escapes, &found);
-		if (err == -ENOMEM)
+		grown = realloc(result->netns, (result->netns_count + 1) * sizeof(*grown));
+		if (!grown) {
+			err = -ENOMEM;
 			goto out;
-		err = 0;
+		}
+		result->netns = grown;
+		grown[result->netns_count++] = (struct mcg_scanned_netns){
+			.inode = held.items[i].netns, .pid = held.items[i].pid
+		};
+		err = match_namespace(&held, i, result);
+		if (err)
+			goto out;
 	}
 out:
 	free(held.items);
-	if (err) {
-		free(*escapes);
-		*escapes = NULL;
+	if (err)
+		mcg_cgroup_sockets_free(result);
+	return err;
+}
+
+void mcg_cgroup_sockets_free(struct mcg_cgroup_sockets *result)
+{
+	free(result->sockets);
+	free(result->netns);
+	memset(result, 0, sizeof(*result));
+}
+
+int mcg_scan_guard(const char *guard_path, __u64 guard_id, const struct mcg_policy *policy,
+		   struct mcg_escape **escapes)
+{
+	struct mcg_cgroup_sockets all;
+	int found = 0, err;
+
+	*escapes = NULL;
+	err = mcg_scan_cgroup(guard_path, &all);
+	if (err)
 		return err;
+	for (size_t i = 0; i < all.netns_count; i++)
+		if (all.netns[i].error)
+			pr_warn("list the sockets in the network namespace of pid %d: %s",
+				all.netns[i].pid, strerror(all.netns[i].error));
+	for (size_t i = 0; i < all.count; i++) {
+		struct mcg_escape *grown;
+		int bound;
+
+		if (!mcg_sock_escapes(&all.sockets[i].diag, policy, &bound))
+			continue;
+		grown = realloc(*escapes, (found + 1) * sizeof(*grown));
+		if (!grown) {
+			free(*escapes);
+			*escapes = NULL;
+			mcg_cgroup_sockets_free(&all);
+			return -ENOMEM;
+		}
+		*escapes = grown;
+		fill_escape(&grown[found++], &all.sockets[i], guard_id, bound);
 	}
+	mcg_cgroup_sockets_free(&all);
 	return found;
 }
 
@@ -415,7 +486,7 @@ json_object *mcg_escape_json(const struct mcg_escape *escape)
 		return NULL;
 	json_object_object_add(obj, "state",
 			       json_object_new_string(escape->event.protocol == IPPROTO_UDP &&
-							      escape->state == STATE_CLOSE
+							      escape->state == MCG_TCP_CLOSE
 						      ? "UNCONN"
 						      : mcg_tcp_state_name(escape->state)));
 	json_object_object_add(obj, "fd", json_object_new_int(escape->fd));
@@ -450,7 +521,7 @@ void mcg_escapes_print(FILE *out, const struct mcg_escape *escapes, int count, b
 		mcg_event_text(&escape->event, escape->event.time_ns,
 			       mcg_cgroup_path_by_id(escape->event.cgroup_id), line, sizeof(line));
 		fprintf(out, "%s %s fd %d", line,
-			escape->event.protocol == IPPROTO_UDP && escape->state == STATE_CLOSE
+			escape->event.protocol == IPPROTO_UDP && escape->state == MCG_TCP_CLOSE
 				? "UNCONN"
 				: mcg_tcp_state_name(escape->state),
 			escape->fd);

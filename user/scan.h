@@ -16,18 +16,83 @@
 #include "cgroup.h"
 #include "guard.h"
 
+/* TCP states as the kernel numbers them (include/net/tcp_states.h). */
+#define MCG_TCP_ESTABLISHED 1
+#define MCG_TCP_CLOSE 7 /* also an unconnected UDP socket */
+#define MCG_TCP_LISTEN 10
+
+#define MCG_LOOPBACK_IFINDEX 1
+
 /* One socket as sock_diag reports it. */
 struct mcg_diag_sock {
 	__u32 src[4], dst[4]; /* network byte order */
-	__u32 ifindex;
+	__u32 ifindex;        /* the device the socket is bound to; 0 for none */
 	__u32 inode;
 	__u32 cookie[2];
 	__u16 sport, dport;   /* host byte order */
 	__u8 family;          /* AF_INET or AF_INET6 */
 	__u8 protocol;
 	__u8 state;
-	__u8 pad;
+	__u8 v6only;          /* IPV6_V6ONLY, reported for listening and unconnected IPv6 sockets */
 };
+
+/* A socket held by a process below a cgroup, with the first holder found. */
+struct mcg_held_socket {
+	struct mcg_diag_sock diag;
+	unsigned long netns; /* inode of the holder's network namespace */
+	int pid;
+	int fd;
+	__u64 cgroup_id;
+	char comm[MCG_COMM_LEN + 1];
+};
+
+/* A network namespace that processes of the cgroup live in. */
+struct mcg_scanned_netns {
+	unsigned long inode;
+	int pid;   /* one process in it, to name it: /proc/PID/ns/net */
+	int error; /* 0, or the errno that kept its sockets from being listed */
+};
+
+/* Everything mcg_scan_cgroup found, and what it could not look at. */
+struct mcg_cgroup_sockets {
+	struct mcg_held_socket *sockets;
+	size_t count;
+	struct mcg_scanned_netns *netns;
+	size_t netns_count;
+	int processes;  /* listed in the cgroup.procs files */
+	int unreadable; /* processes whose descriptors or namespace could not be read */
+};
+
+/*
+ * List the TCP and UDP sockets that processes below cgroup_path hold, in each
+ * of their network namespaces, through sock_diag. Reads /proc only for PIDs
+ * listed in the subtree's cgroup.procs. Without root it can read only the
+ * caller's own processes in the caller's own namespace, and counts the rest in
+ * result. Returns 0 or -errno. Free the result with mcg_cgroup_sockets_free.
+ */
+int mcg_scan_cgroup(const char *cgroup_path, struct mcg_cgroup_sockets *result);
+void mcg_cgroup_sockets_free(struct mcg_cgroup_sockets *result);
+
+/*
+ * List every TCP and UDP socket of the network namespace at ns_path
+ * (/proc/PID/ns/net, /run/netns/NAME) in *socks, which the caller frees.
+ * Returns 0 or -errno: -EPERM when the namespace cannot be entered.
+ */
+int mcg_netns_sockets(const char *ns_path, struct mcg_diag_sock **socks, size_t *count);
+
+/* Is the socket listening (TCP) or bound and unconnected (UDP)? */
+bool mcg_sock_is_listener(const struct mcg_diag_sock *sock);
+
+/* Is its local address loopback in any form (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104)? */
+bool mcg_sock_local_is_loopback(const struct mcg_diag_sock *sock);
+
+/*
+ * Would policy reject this socket if it were created now? A listener held
+ * to the loopback device is contained, not escaped. *bound is set for a
+ * listener or bound UDP socket, whose local address was judged.
+ */
+bool mcg_sock_escapes(const struct mcg_diag_sock *sock, const struct mcg_policy *policy,
+		      int *bound);
 
 /* What "scan --destroy" did with an escaped socket. */
 enum mcg_destroy_result {

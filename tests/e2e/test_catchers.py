@@ -459,3 +459,50 @@ def test_daemonized_catcher_stays_guarded(env, tmp_path):
         f"catcher {daemon_pid} still in {run_cgroup} after SIGTERM"
     env.mcguard("detach", run_cgroup)
     assert env.status() == {}
+
+
+def verify_report(env, cgroup):
+    """Run mcguard verify --json on cgroup, with the peer namespace as the host side."""
+    result = env.mcguard("verify", "--json", "--host-netns", f"{mcgtest.NETNS_DIR}/{env.ns_peer}",
+                         cgroup, check=False)
+    assert result.returncode in (0, 1), f"verify exited {result.returncode}: {result.stderr}"
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_verify_unguarded_maildev_exposed(env, tmp_path):
+    _require_tools(MAILDEV_CATCHER)
+    binds = maildev_binds()
+    cgroup = env.cgroup("maildev")
+    work_dir = tmp_path / "maildev"
+    work_dir.mkdir()
+    process = env.in_guarded(cgroup, [str(MAILDEV)], cwd=work_dir, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: all(listener_addresses(env, port) for port in binds),
+                      timeout=START_TIMEOUT), f"MailDev (pid {process.pid}) not listening"
+
+    code, report = verify_report(env, cgroup)
+    sockets = next(check for check in report["checks"] if check["check"] == "sockets")
+    exposed = {finding["port"]: finding for finding in sockets["findings"]
+               if finding["kind"] == "exposed"}
+
+    assert code == 1
+    assert set(exposed) == set(binds)
+    for port, bind in binds.items():
+        assert mcgtest.same_address(exposed[port]["address"], bind.address), exposed[port]
+        assert exposed[port]["comm"] == "node"
+    assert exposed[1025]["families"] == "IPv4 and IPv6"
+
+
+def test_verify_guarded_maildev_clean(env, tmp_path):
+    _require_tools(MAILDEV_CATCHER)
+    guarded = GuardedCatcher(env, tmp_path, MAILDEV_CATCHER, ("--wildcard", "loopback"))
+    guarded.wait_for_listeners()
+
+    code, report = verify_report(env, guarded.run_cgroup)
+    sockets = next(check for check in report["checks"] if check["check"] == "sockets")
+
+    assert code == 0, report
+    assert report["result"] == "clean"
+    assert {finding["kind"] for finding in sockets["findings"]} == {"loopback"}
+    assert report["ports"] == sorted(MAILDEV_CATCHER.ports)
+    assert guarded.stop() in (0, 128 + signal.SIGTERM), guarded.output()
