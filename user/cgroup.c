@@ -209,17 +209,31 @@ static int walk_visit(const char *path, const struct stat *st, int type, struct 
 	return 1;
 }
 
+/*
+ * A cached path is stale once its cgroup was removed, or removed and made
+ * again with a new id: a long-running daemon must not name a removed cgroup.
+ */
+static bool cached_path_valid(const char *mount_point, const char *rel, __u64 id)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s", mount_point, strcmp(rel, "/") ? rel : "");
+	return !stat(path, &st) && st.st_ino == (ino_t)id;
+}
+
 const char *mcg_cgroup_path_by_id(__u64 id)
 {
-	char mount_point[PATH_MAX];
+	/* Read once: event output calls this for every event. */
+	static char mount_point[PATH_MAX];
 	const char *rel;
 	unsigned int slot;
 
-	for (unsigned int i = 0; i < PATH_CACHE_SIZE; i++)
-		if (path_cache[i].id == id && id)
-			return path_cache[i].rel;
-	if (!id || mcg_cgroup_mount(mount_point, sizeof(mount_point)))
+	if (!id || (!mount_point[0] && mcg_cgroup_mount(mount_point, sizeof(mount_point))))
 		return NULL;
+	for (unsigned int i = 0; i < PATH_CACHE_SIZE; i++)
+		if (path_cache[i].id == id && cached_path_valid(mount_point, path_cache[i].rel, id))
+			return path_cache[i].rel;
 
 	/* On 64-bit kernels a cgroup's inode number is its id, so stat() finds it. */
 	walk_wanted_id = id;
