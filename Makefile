@@ -44,7 +44,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Objects with no main() and no skeleton, linked into the unit tests too.
 LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o \
-	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o
+	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o $(OUTPUT)/user/pod.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 # Helper programs that the root tests run.
