@@ -25,10 +25,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd
+DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd libcurl
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null || \
-	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd) -lelf -lz
+	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd -lcurl) -lelf -lz -lpthread
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \
