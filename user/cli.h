@@ -27,6 +27,14 @@ struct mcg_cli {
 	const char *metrics;
 	bool detach_on_exit;
 	unsigned int reconcile_seconds;
+	/* daemon --kubernetes; NULL keeps the configuration's value */
+	bool kubernetes;
+	const char *selector;
+	const char *node_name;
+	const char *cgroup_root;
+	const char *cgroup_driver;
+	const char *service_account_dir;
+	const char *api_server;
 	const char *parent;
 	bool policy_given; /* any policy option was given */
 	struct mcg_policy policy;

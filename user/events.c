@@ -81,20 +81,25 @@ static void print_json(json_object *obj)
 static void print_event(struct mcg_event_reader *reader, const struct mcg_event *event)
 {
 	unsigned long long wall_ns = event->time_ns + reader->boot_to_wall_ns;
-	char line[512];
+	char line[512], suffix[640] = "";
 
 	if (reader->opts.json) {
 		json_object *obj = mcg_event_json(event, wall_ns,
 						  mcg_cgroup_path_by_id(event->cgroup_id),
 						  mcg_cgroup_path_by_id(event->guard_cgroup_id));
 
+		if (obj && reader->opts.describe)
+			reader->opts.describe(reader->opts.describe_context, event, obj, NULL, 0);
 		if (obj)
 			print_json(obj);
 		return;
 	}
 	mcg_event_text(event, wall_ns, mcg_cgroup_path_by_id(event->cgroup_id), line,
 		       sizeof(line));
-	printf("%s\n", line);
+	if (reader->opts.describe)
+		reader->opts.describe(reader->opts.describe_context, event, NULL, suffix,
+				      sizeof(suffix));
+	printf("%s%s\n", line, suffix);
 }
 
 /* Report how many repeats of a guard's last event were folded, and reset the count. */
