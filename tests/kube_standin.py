@@ -147,11 +147,12 @@ class Cluster:
     def command(self, request):
         """Run one control operation and return its reply.
 
-        put {pod}; delete {uid}; drop_watches {mode: close|end}; bookmark;
-        outage {ops, gone_as}: end every watch, apply ops (put and delete), then
-        compact, so the next watch from an old resourceVersion gets 410 Gone;
-        rotate_token {token}: accept only the new token and end every watch;
-        requests; events; state.
+        The operations: put {pod}, delete {uid}, drop_watches {mode: close or
+        end}, bookmark, outage {ops, gone_as}, rotate_token {token}, requests,
+        events and state. An outage ends every watch, applies its ops (put and
+        delete) and compacts, so the next watch from an old resourceVersion
+        gets 410 Gone. rotate_token accepts only the new token from then on
+        and ends every watch.
         """
         op = request["op"]
         with self.changed:

@@ -2,13 +2,13 @@
 pod-level cgroup, detached and cleaned up when they go, through a list and
 watch that survives dropped streams, 410 Gone and a rotated token.
 
-No API server, kubelet or container runtime runs here. The test starts
-kube_standin.py, an HTTPS stand-in for the API server with a self-signed
-certificate made by openssl, on 127.0.0.1 of the guarded network namespace,
-and runs the daemon in that namespace too, so all API traffic stays on that
-namespace's loopback. kubelet is replaced by cgroup directories that the test
-makes below its own test root with kubelet's names for both cgroup drivers;
-the daemon's --cgroup-root points there.
+No API server, kubelet or container runtime runs here. In their place the
+tests start kube_standin.py, an HTTPS stand-in for the API server with a
+self-signed certificate made by openssl. It listens on 127.0.0.1 of the
+guarded network namespace, and the daemon runs in that namespace too, so all
+API traffic stays on that namespace's loopback. kubelet is replaced by cgroup
+directories with kubelet's names for both cgroup drivers, which the tests make
+below their own test root; the daemon's --cgroup-root points there.
 """
 
 import json
@@ -801,3 +801,155 @@ def test_config_kubernetes_errors(env, tmp_path, text, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert str(config) in result.stderr
+
+
+# The manifests and the image
+
+DEPLOY = TESTS_DIR.parent / "deploy"
+
+
+def manifests():
+    """Return every object of deploy/kubernetes/*.yaml, keyed by (kind, name)."""
+    yaml = pytest.importorskip("yaml")
+    objects = {}
+    for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            assert document, f"{path.name} has an empty document"
+            objects[(document["kind"], document["metadata"]["name"])] = document
+    return objects
+
+
+def example_pod():
+    yaml = pytest.importorskip("yaml")
+    return yaml.safe_load((DEPLOY / "kubernetes" / "example" / "mailpit.yaml").read_text())
+
+
+def test_manifests_complete():
+    kinds = sorted(kind for kind, _ in manifests())
+
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "ConfigMap", "DaemonSet",
+                     "Namespace", "ServiceAccount"]
+
+
+def test_role_has_exact_verbs():
+    objects = manifests()
+    rules = objects[("ClusterRole", "mcguard")]["rules"]
+    binding = objects[("ClusterRoleBinding", "mcguard")]
+
+    granted = sorted((group, resource, tuple(sorted(rule["verbs"])))
+                     for rule in rules for group in rule["apiGroups"]
+                     for resource in rule["resources"])
+    assert granted == [("", "events", ("create",)), ("", "pods", ("get", "list", "watch"))]
+    assert all(set(rule) == {"apiGroups", "resources", "verbs"} for rule in rules)
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io",
+                                  "kind": "ClusterRole", "name": "mcguard"}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "mcguard",
+                                    "namespace": "mcguard-system"}]
+
+
+def daemonset_parts():
+    daemonset = manifests()[("DaemonSet", "mcguard")]
+    pod = daemonset["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["spec"]["volumes"]}
+    return daemonset, pod, container, mounts, volumes
+
+
+def test_daemonset_mounts_host_cgroup_and_bpffs():
+    _, _, container, mounts, volumes = daemonset_parts()
+
+    assert volumes["cgroup"]["hostPath"]["path"] == "/sys/fs/cgroup"
+    assert mounts["cgroup"]["mountPath"] == "/sys/fs/cgroup"
+    assert mounts["cgroup"]["mountPropagation"] == "HostToContainer"
+    assert volumes["bpffs"]["hostPath"]["path"] == "/sys/fs/bpf"
+    assert mounts["bpffs"]["mountPath"] == "/sys/fs/bpf"
+    assert mounts["bpffs"]["mountPropagation"] == "Bidirectional"
+    # Kubernetes accepts Bidirectional propagation only in a privileged container.
+    assert container["securityContext"]["privileged"] is True
+    assert not mounts["bpffs"].get("readOnly", False)
+
+
+def test_daemonset_node_name_and_config():
+    objects = manifests()
+    _, pod, container, mounts, volumes = daemonset_parts()
+    env_vars = {item["name"]: item for item in container["env"]}
+
+    assert env_vars["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    assert env_vars["POD_UID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid"
+    assert pod["spec"]["serviceAccountName"] == "mcguard"
+    assert ("ServiceAccount", "mcguard") in objects
+    assert pod["spec"]["hostPID"] is True
+    config_map = volumes["config"]["configMap"]["name"]
+    assert ("ConfigMap", config_map) in objects
+    assert container["args"][:3] == ["daemon", "--config",
+                                     mounts["config"]["mountPath"] + "/mcguard.conf"]
+
+
+def test_daemonset_scrape_settings():
+    objects = manifests()
+    _, pod, container, _, _ = daemonset_parts()
+    annotations = pod["metadata"]["annotations"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    config = objects[("ConfigMap", "mcguard-config")]["data"]["mcguard.conf"]
+
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    assert int(annotations["prometheus.io/port"]) == ports["metrics"]
+    assert f'metrics = "0.0.0.0:{ports["metrics"]}";' in config
+
+
+def test_configmap_config_parses(env, tmp_path):
+    config = manifests()[("ConfigMap", "mcguard-config")]["data"]["mcguard.conf"]
+    path = tmp_path / "mcguard.conf"
+    path.write_text(config.replace('"/sys/fs/bpf/mcguard"', f'"{env.pin_root}"'))
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("KUBERNETES_")}
+    environment["NODE_NAME"] = NODE
+
+    # Without KUBERNETES_SERVICE_HOST the daemon stops at the API URL, which it
+    # resolves after the configuration parsed, and sends no request.
+    result = subprocess.run([env.binary, "daemon", "--config", str(path)], capture_output=True,
+                            text=True, timeout=10, env=environment)
+
+    assert result.returncode == 2
+    assert "no API server: KUBERNETES_SERVICE_HOST is not set" in result.stderr, result.stderr
+
+
+def test_example_pod_selected_and_probed():
+    pod = example_pod()
+    config = manifests()[("ConfigMap", "mcguard-config")]["data"]["mcguard.conf"]
+    container = pod["spec"]["containers"][0]
+
+    assert 'selector = "mcguard.io/guard=loopback";' in config
+    assert pod["metadata"]["labels"]["mcguard.io/guard"] == "loopback"
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert set(container[probe]) - {"periodSeconds"} == {"exec"}, probe
+    assert "ports" not in container
+
+
+def test_example_pod_guarded(env, standin, daemons):
+    pod = example_pod()
+    pod["metadata"]["uid"] = str(uuid.uuid4())
+    pod["spec"]["nodeName"] = NODE
+    pod["status"] = {"phase": "Running", "qosClass": "Burstable",
+                     "containerStatuses": [{"name": "mailpit",
+                                            "containerID": f"containerd://{container_id()}"}]}
+    make_pod_cgroups(env, pod, "systemd")
+    daemon = start_daemon(env, standin, daemons)
+
+    standin.put(pod)
+    daemon.wait_log("pod default/mailpit: guarded")
+
+    assert not daemon.lines("invalid annotation")
+    assert guard_on(env, pod_cgroup(pod, "systemd"))["wildcard"] == "loopback"
+
+
+def test_dockerfile_uses_ci_targets():
+    text = (DEPLOY / "container" / "Dockerfile").read_text(encoding="utf-8")
+    stages = [line for line in text.splitlines() if line.startswith("FROM ")]
+
+    assert len(stages) == 2
+    assert stages[0].endswith(" AS build")
+    assert "RUN make all && make check-unit" in text
+    assert "COPY --from=build /src/.output/mcguard /usr/local/sbin/mcguard" in text
