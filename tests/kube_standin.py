@@ -119,6 +119,7 @@ class Cluster:
         self.events = []
         self.open_watches = 0
         self.snapshots = {}      # continue token id: (resourceVersion, items)
+        self.expire_continues = 0  # this many continue requests get 410 Gone
 
     # Changes, under self.changed
 
@@ -148,8 +149,8 @@ class Cluster:
         """Run one control operation and return its reply.
 
         The operations: put {pod}, delete {uid}, drop_watches {mode: close or
-        end}, bookmark, outage {ops, gone_as}, rotate_token {token}, requests,
-        events and state. An outage ends every watch, applies its ops (put and
+        end}, bookmark, expire_continues {count}, outage {ops, gone_as},
+        rotate_token {token}, requests, events and state. An outage ends every watch, applies its ops (put and
         delete) and compacts, so the next watch from an old resourceVersion
         gets 410 Gone. rotate_token accepts only the new token from then on
         and ends every watch.
@@ -165,6 +166,8 @@ class Cluster:
                 self.generation += 1
             elif op == "bookmark":
                 self.bookmarks += 1
+            elif op == "expire_continues":
+                self.expire_continues = request["count"]
             elif op == "outage":
                 self.drop_mode = "close"
                 self.generation += 1
@@ -284,7 +287,8 @@ class Handler(BaseHTTPRequestHandler):
             # Like the API server's tokens: base64 of a small JSON object.
             state = json.loads(base64.b64decode(query["continue"]))
             with cluster.changed:
-                expired = int(state["rv"]) < cluster.compacted
+                expired = int(state["rv"]) < cluster.compacted or cluster.expire_continues > 0
+                cluster.expire_continues = max(0, cluster.expire_continues - 1)
                 version, items = cluster.snapshots.get(state["id"], (None, None))
             if expired or items is None:
                 self._send_json(410, status_object(

@@ -550,6 +550,29 @@ static void deliver_list(struct mcg_kube_client *client)
 	free(batch);
 }
 
+/* A list page that failed: start the list again, at once after 410 Gone, else after backoff. */
+static void fail_list(struct mcg_kube_client *client, struct transfer *t, CURLcode result,
+		      long status)
+{
+	bool expired = status == 410 && client->continue_token;
+	char error[512];
+
+	if (result != CURLE_OK)
+		snprintf(error, sizeof(error), "%s", t->error_buffer[0] ? t->error_buffer
+							       : curl_easy_strerror(result));
+	else
+		describe_status(t, status, error, sizeof(error));
+	count_stat(client, &client->stats.request_errors);
+	forget_listed(client);
+	/* An expired continue token means the snapshot is gone: list from the start. */
+	if (expired) {
+		pr_info("kubernetes: the list snapshot expired (410 Gone): listing from the start");
+		return;
+	}
+	pr_warn("kubernetes: listing pods failed: %s; retrying in %u ms", error, client->backoff_ms);
+	schedule_retry(client);
+}
+
 static void finish_list(struct mcg_kube_client *client, struct transfer *t, CURLcode result,
 			long status)
 {
@@ -558,22 +581,7 @@ static void finish_list(struct mcg_kube_client *client, struct transfer *t, CURL
 	char error[512];
 
 	if (result != CURLE_OK || status != 200) {
-		if (result != CURLE_OK)
-			snprintf(error, sizeof(error), "%s", t->error_buffer[0] ? t->error_buffer
-								       : curl_easy_strerror(result));
-		else
-			describe_status(t, status, error, sizeof(error));
-		count_stat(client, &client->stats.request_errors);
-		/* An expired continue token means the snapshot is gone: list from the start. */
-		if (status == 410 && client->continue_token) {
-			pr_info("kubernetes: the list snapshot expired (410 Gone): listing from the start");
-			forget_listed(client);
-			return;
-		}
-		forget_listed(client);
-		pr_warn("kubernetes: listing pods failed: %s; retrying in %u ms", error,
-			client->backoff_ms);
-		schedule_retry(client);
+		fail_list(client, t, result, status);
 		return;
 	}
 

@@ -481,6 +481,22 @@ def test_watch_dropped_relist_keeps_guard(env, standin, daemons, gone_as):
     assert any("continue" in request["query"] for request in standin.lists())
 
 
+def test_expired_continue_lists_again(env, standin, daemons):
+    pods = [pod_object(f"mailpit-{index}") for index in range(3)]
+    for pod in pods:
+        make_pod_cgroups(env, pod, "cgroupfs")
+        standin.put(pod)
+    standin.command("expire_continues", count=1)
+
+    daemon = start_daemon(env, standin, daemons)
+    for index in range(3):
+        daemon.wait_log(f"pod default/mailpit-{index}: guarded")
+
+    assert daemon.lines("the list snapshot expired (410 Gone): listing from the start")
+    assert len(daemon.lines("kubernetes: listed 3 pods")) == 1
+    assert len(env.status()) == 3
+
+
 def test_watch_resumes_from_bookmark(env, standin, daemons):
     daemon = start_daemon(env, standin, daemons)
     pod = pod_object("mailpit")
