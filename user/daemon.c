@@ -670,11 +670,12 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		}
 	}
 
+	/* "started" follows the first scan: from then on inotify sees every new cgroup. */
+	reconcile(&d);
 	pr_info("started: %zu guard rule%s%s, pin root %s, rescan every %u s", d.config.rule_count,
 		d.config.rule_count == 1 ? "" : "s",
 		d.pods ? " and the selected pods of this node" : "", d.config.pin_root,
 		d.config.reconcile_seconds);
-	reconcile(&d);
 	sd_notify(0, "READY=1\nSTATUS=guarding");
 
 	run_loop(&d);
