@@ -491,11 +491,12 @@ static void reload(struct daemon *d)
 		keep_kube_connection(&next.kube, &d->config.kube);
 		mcg_config_free(&d->config);
 		d->config = next;
-		pr_info("reloaded the configuration: %zu guard rule%s", d->config.rule_count,
-			d->config.rule_count == 1 ? "" : "s");
 		if (d->pods)
 			mcg_pods_reload(d);
+		/* Logged after the rescan, so the line means the new rules are applied. */
 		reconcile(d);
+		pr_info("reloaded the configuration: %zu guard rule%s", d->config.rule_count,
+			d->config.rule_count == 1 ? "" : "s");
 	}
 	sd_notify(0, "READY=1");
 }
