@@ -26,10 +26,10 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd
+DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd libcurl
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null || \
-	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd) -lelf -lz
+	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd -lcurl) -lelf -lz -lpthread
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \
@@ -51,7 +51,7 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 # Objects with no main() and no skeleton, linked into the unit tests too.
 LIB_OBJS := $(OUTPUT)/user/spec.o $(OUTPUT)/user/format.o $(OUTPUT)/user/parse.o \
 	    $(OUTPUT)/user/policy.o $(OUTPUT)/user/config.o $(OUTPUT)/user/netfilter.o \
-	    $(OUTPUT)/user/engine.o
+	    $(OUTPUT)/user/engine.o $(OUTPUT)/user/pod.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 # Helper programs that the root tests run, and the build with fault points.
@@ -121,7 +121,7 @@ $(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
 
 # libFuzzer targets: the parsers and the event decoder, built with clang.
 FUZZ_TARGETS := spec config event
-FUZZ_SOURCES := user/spec.c user/parse.c user/format.c user/policy.c user/config.c
+FUZZ_SOURCES := user/spec.c user/parse.c user/format.c user/policy.c user/config.c user/pod.c
 FUZZ_BINARIES := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 600
 

@@ -14,9 +14,9 @@ BPFTOOL=${BPFTOOL:-bpftool}
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(clang llvm libclang-rt-dev make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev iproute2 util-linux
-	python3 python3-pytest python3-aiosmtpd python3-yaml swaks nmap curl valgrind nftables
-	iptables systemd)
+	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
+	iproute2 util-linux python3 python3-pytest python3-aiosmtpd python3-yaml swaks nmap curl
+	openssl valgrind nftables iptables systemd)
 
 step() { printf 'deps: %s\n' "$*"; }
 die() {
@@ -97,14 +97,14 @@ fi
 # Check that the packages delivered what the build and the tests call.
 bpftool_works || explain_missing_bpftool
 step "bpftool: $(command -v "$BPFTOOL") ($("$BPFTOOL" version 2>/dev/null | head -n 1))"
-for cmd in clang make gcc pkg-config ip nsenter unshare setpriv swaks nmap curl node npm \
+for cmd in clang make gcc pkg-config ip nsenter unshare setpriv swaks nmap curl openssl node npm \
 	nft iptables-legacy iptables-nft-save systemd-analyze; do
 	command -v "$cmd" >/dev/null || die "$cmd not found on PATH after installing packages: install it by hand, then run make deps again"
 done
-pkg-config --exists libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd cmocka ||
-	die "pkg-config cannot find one of libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd cmocka: check that their -dev packages are installed"
-# Debian's python3-pytest and python3-aiosmtpd are importable by the system
-# interpreter only, not by a pyenv or venv python3 earlier on PATH.
+pkg-config --exists libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd libcurl cmocka ||
+	die "pkg-config cannot find one of libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd libcurl cmocka: check that their -dev packages are installed"
+# Debian's python3-pytest, python3-aiosmtpd and python3-yaml are importable by
+# the system interpreter only, not by a pyenv or venv python3 earlier on PATH.
 /usr/bin/python3 -c 'import pytest, aiosmtpd, yaml' 2>/dev/null ||
 	die "/usr/bin/python3 cannot import pytest, aiosmtpd and yaml: install python3-pytest, python3-aiosmtpd and python3-yaml"
 step "tools: clang $(clang -dumpversion), python3 $(/usr/bin/python3 -c 'import platform; print(platform.python_version())'), node $(node --version)"

@@ -209,17 +209,33 @@ static int walk_visit(const char *path, const struct stat *st, int type, struct 
 	return 1;
 }
 
-const char *mcg_cgroup_path_by_id(__u64 id)
+/*
+ * A cached path is stale once its cgroup was removed, or removed and made
+ * again with a new id: a long-running daemon must not name a removed cgroup.
+ */
+static bool cached_path_valid(const char *mount_point, const char *rel, __u64 id)
 {
-	char mount_point[PATH_MAX];
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s", mount_point, strcmp(rel, "/") ? rel : "");
+	return !stat(path, &st) && st.st_ino == (ino_t)id;
+}
+
+/* Look id up in the cache (checking that it still exists when validate) or the tree. */
+static const char *lookup_path(__u64 id, bool validate)
+{
+	/* Read once: event output calls this for every event. */
+	static char mount_point[PATH_MAX];
 	const char *rel;
 	unsigned int slot;
 
-	for (unsigned int i = 0; i < PATH_CACHE_SIZE; i++)
-		if (path_cache[i].id == id && id)
-			return path_cache[i].rel;
-	if (!id || mcg_cgroup_mount(mount_point, sizeof(mount_point)))
+	if (!id || (!mount_point[0] && mcg_cgroup_mount(mount_point, sizeof(mount_point))))
 		return NULL;
+	for (unsigned int i = 0; i < PATH_CACHE_SIZE; i++)
+		if (path_cache[i].id == id &&
+		    (!validate || cached_path_valid(mount_point, path_cache[i].rel, id)))
+			return path_cache[i].rel;
 
 	/* On 64-bit kernels a cgroup's inode number is its id, so stat() finds it. */
 	walk_wanted_id = id;
@@ -232,6 +248,16 @@ const char *mcg_cgroup_path_by_id(__u64 id)
 	path_cache[slot].id = id;
 	snprintf(path_cache[slot].rel, sizeof(path_cache[slot].rel), "%s", *rel ? rel : "/");
 	return path_cache[slot].rel;
+}
+
+const char *mcg_cgroup_path_by_id(__u64 id)
+{
+	return lookup_path(id, true);
+}
+
+const char *mcg_cgroup_name_by_id(__u64 id)
+{
+	return lookup_path(id, false);
 }
 
 int mcg_cgroup_check_target(const struct mcg_cgroup *cg, bool force, char *reason, size_t size)

@@ -52,4 +52,11 @@ int mcg_cgroup_is_populated(const char *path);
  */
 const char *mcg_cgroup_path_by_id(__u64 id);
 
+/*
+ * The same for naming a cgroup in output: a cgroup that was removed after
+ * its path was cached keeps that path, so an event of a process that just
+ * exited with its cgroup still names where it ran.
+ */
+const char *mcg_cgroup_name_by_id(__u64 id);
+
 #endif

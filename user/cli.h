@@ -34,6 +34,13 @@ struct mcg_cli {
 	unsigned int reconcile_seconds;
 	bool strict;      /* verify: warnings fail too */
 	bool allow_audit; /* verify: a guard in audit mode passes */
+	/* daemon --kubernetes; NULL keeps the configuration's value */
+	bool kubernetes;
+	const char *selector;
+	const char *node_name;
+	const char *cgroup_driver;
+	const char *service_account_dir;
+	const char *api_server;
 	const char *parent;
 	/* Other ways to name the target cgroup than the CGROUP operand. */
 	const char *unit;

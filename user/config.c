@@ -9,9 +9,16 @@
 
 #include "config.h"
 #include "parse.h"
+#include "pod.h"
 #include "policy.h"
 
-static const char *const top_keys[] = { "pin_root", "metrics", "reconcile_interval", "guards" };
+static const char *const top_keys[] = { "pin_root", "metrics", "reconcile_interval", "guards",
+					"kubernetes" };
+static const char *const kube_keys[] = { "selector",	  "node_name",	   "cgroup_root",
+					 "cgroup_driver", "service_account_dir", "api_server",
+					 "events",	  "mode",	   "wildcard",
+					 "wildcard6",	  "allow_connect", "allow_bind",
+					 "backstop" };
 static const char *const guard_keys[] = { "match",	   "unit",	 "mode",     "wildcard",
 					  "wildcard6",	   "allow_connect", "allow_bind", "backstop",
 					  "force" };
@@ -119,17 +126,58 @@ static int parse_rule_list(config_setting_t *guard, const char *key, int bind,
 	return 0;
 }
 
-/* One guard entry of the "guards" list. */
-static int parse_guard(config_setting_t *guard, int index, struct mcg_guard_rule *rule,
-		       const char *path, char *error, size_t size)
+/* The policy keys of a group: mode, wildcard, wildcard6, the allow-lists and backstop. */
+static int parse_policy(config_setting_t *group, const char *where, struct mcg_policy *policy,
+			const char *path, char *error, size_t size)
 {
 	int (*const setters[])(struct mcg_policy *, const char *, char *, size_t) = {
 		mcg_policy_set_mode, mcg_policy_set_wildcard, mcg_policy_set_wildcard6,
 	};
 	const char *const setter_keys[] = { "mode", "wildcard", "wildcard6" };
-	int line = config_setting_source_line(guard), backstop, force, err;
-	char where[32], reason[256];
+	int line = config_setting_source_line(group), backstop, err;
+	char reason[256];
+
+	for (size_t i = 0; i < COUNT(setters); i++) {
+		const char *value;
+
+		err = get_string(group, setter_keys[i], &value, path, error, size);
+		if (err)
+			return err;
+		if (value && setters[i](policy, value, reason, sizeof(reason)))
+			return config_error(error, size, path,
+					    config_setting_source_line(
+						    config_setting_get_member(group, setter_keys[i])),
+					    "%s", as_key_words(reason));
+	}
+	err = parse_rule_list(group, "allow_connect", 0, policy, path, error, size);
+	if (!err)
+		err = parse_rule_list(group, "allow_bind", 1, policy, path, error, size);
+	if (err)
+		return err;
+
+	if (policy->connect_count || policy->bind_count)
+		policy->backstop = MCG_BACKSTOP_OFF;
+	if (config_setting_lookup_bool(group, "backstop", &backstop) == CONFIG_TRUE) {
+		if (backstop && policy->backstop == MCG_BACKSTOP_OFF)
+			return config_error(error, size, path, line,
+					    "%s: backstop = true cannot go with allow-lists, because a socket held to lo reaches no allow-listed address",
+					    where);
+		if (!backstop)
+			policy->backstop = MCG_BACKSTOP_OFF;
+	} else if (config_setting_get_member(group, "backstop")) {
+		return config_error(error, size, path, line, "%s: backstop must be true or false",
+				    where);
+	}
+	return 0;
+}
+
+/* One guard entry of the "guards" list. */
+static int parse_guard(config_setting_t *guard, int index, struct mcg_guard_rule *rule,
+		       const char *path, char *error, size_t size)
+{
+	int line = config_setting_source_line(guard), force, err;
 	const char *match, *unit;
+	char where[32];
 
 	memset(rule, 0, sizeof(*rule));
 	rule->line = line;
@@ -157,42 +205,91 @@ static int parse_guard(config_setting_t *guard, int index, struct mcg_guard_rule
 	snprintf(rule->match, sizeof(rule->match), "%s", match ? match : "");
 	snprintf(rule->unit, sizeof(rule->unit), "%s", unit ? unit : "");
 
-	for (size_t i = 0; i < COUNT(setters); i++) {
-		const char *value;
-
-		err = get_string(guard, setter_keys[i], &value, path, error, size);
-		if (err)
-			return err;
-		if (value && setters[i](&rule->policy, value, reason, sizeof(reason)))
-			return config_error(error, size, path,
-					    config_setting_source_line(
-						    config_setting_get_member(guard, setter_keys[i])),
-					    "%s", as_key_words(reason));
-	}
-	err = parse_rule_list(guard, "allow_connect", 0, &rule->policy, path, error, size);
-	if (!err)
-		err = parse_rule_list(guard, "allow_bind", 1, &rule->policy, path, error, size);
+	err = parse_policy(guard, where, &rule->policy, path, error, size);
 	if (err)
 		return err;
-
-	if (rule->policy.connect_count || rule->policy.bind_count)
-		rule->policy.backstop = MCG_BACKSTOP_OFF;
-	if (config_setting_lookup_bool(guard, "backstop", &backstop) == CONFIG_TRUE) {
-		if (backstop && rule->policy.backstop == MCG_BACKSTOP_OFF)
-			return config_error(error, size, path, line,
-					    "%s: backstop = true cannot go with allow-lists, because a socket held to lo reaches no allow-listed address",
-					    where);
-		if (!backstop)
-			rule->policy.backstop = MCG_BACKSTOP_OFF;
-	} else if (config_setting_get_member(guard, "backstop")) {
-		return config_error(error, size, path, line, "%s: backstop must be true or false",
-				    where);
-	}
 	if (config_setting_lookup_bool(guard, "force", &force) == CONFIG_TRUE)
 		rule->force = force;
 	else if (config_setting_get_member(guard, "force"))
 		return config_error(error, size, path, line, "%s: force must be true or false", where);
 	return 0;
+}
+
+/* A string key of the kubernetes group into buf[size]; absolute requires a leading "/". */
+static int get_kube_string(config_setting_t *group, const char *key, char *buf, size_t size,
+			   bool absolute, const char *path, char *error, size_t error_size)
+{
+	config_setting_t *member = config_setting_get_member(group, key);
+	const char *value;
+	int err = get_string(group, key, &value, path, error, error_size);
+
+	if (err || !value)
+		return err;
+	if (!value[0] || strlen(value) >= size)
+		return config_error(error, error_size, path, config_setting_source_line(member),
+				    "kubernetes: %s must be a non-empty string of at most %zu bytes",
+				    key, size - 1);
+	if (absolute && value[0] != '/')
+		return config_error(error, error_size, path, config_setting_source_line(member),
+				    "kubernetes: %s \"%s\" must be an absolute path", key, value);
+	snprintf(buf, size, "%s", value);
+	return 0;
+}
+
+/* The "kubernetes" group: which pods to guard, where their cgroups are, how to reach the API. */
+static int parse_kubernetes(config_setting_t *group, struct mcg_kube_settings *kube,
+			    const char *path, char *error, size_t size)
+{
+	config_setting_t *member;
+	const char *driver;
+	int err, events;
+
+	if (!config_setting_is_group(group))
+		return config_error(error, size, path, config_setting_source_line(group),
+				    "kubernetes must be a group in braces: kubernetes = { ... };");
+	err = check_keys(group, kube_keys, COUNT(kube_keys), "kubernetes", path, error, size);
+	if (!err)
+		err = get_kube_string(group, "selector", kube->selector, sizeof(kube->selector),
+				      false, path, error, size);
+	if (!err)
+		err = get_kube_string(group, "node_name", kube->node_name, sizeof(kube->node_name),
+				      false, path, error, size);
+	if (!err)
+		err = get_kube_string(group, "cgroup_root", kube->cgroup_root,
+				      sizeof(kube->cgroup_root), true, path, error, size);
+	if (!err)
+		err = get_kube_string(group, "service_account_dir", kube->service_account_dir,
+				      sizeof(kube->service_account_dir), true, path, error, size);
+	if (!err)
+		err = get_kube_string(group, "api_server", kube->api_server,
+				      sizeof(kube->api_server), false, path, error, size);
+	if (!err)
+		err = get_string(group, "cgroup_driver", &driver, path, error, size);
+	if (err)
+		return err;
+
+	if (kube->api_server[0] && strncmp(kube->api_server, "https://", 8))
+		return config_error(error, size, path,
+				    config_setting_source_line(config_setting_get_member(group, "api_server")),
+				    "kubernetes: api_server \"%s\" must be an https:// URL, because requests carry the service account token",
+				    kube->api_server);
+	if (driver) {
+		kube->cgroup_driver = mcg_cgroup_driver_parse(driver);
+		if (kube->cgroup_driver < 0)
+			return config_error(error, size, path,
+					    config_setting_source_line(
+						    config_setting_get_member(group, "cgroup_driver")),
+					    "kubernetes: invalid cgroup_driver \"%s\": expected auto, systemd or cgroupfs",
+					    driver);
+	}
+	member = config_setting_get_member(group, "events");
+	if (config_setting_lookup_bool(group, "events", &events) == CONFIG_TRUE)
+		kube->post_events = events;
+	else if (member)
+		return config_error(error, size, path, config_setting_source_line(member),
+				    "kubernetes: events must be true or false");
+	kube->enabled = true;
+	return parse_policy(group, "kubernetes", &kube->policy, path, error, size);
 }
 
 static int parse_top(config_t *cfg, struct mcg_config *config, const char *path, char *error,
@@ -228,6 +325,13 @@ static int parse_top(config_t *cfg, struct mcg_config *config, const char *path,
 			return config_error(error, size, path, config_setting_source_line(member),
 					    "reconcile_interval must be a whole number of seconds from 1 to 3600");
 		config->reconcile_seconds = interval;
+	}
+
+	member = config_setting_get_member(root, "kubernetes");
+	if (member) {
+		err = parse_kubernetes(member, &config->kube, path, error, size);
+		if (err)
+			return err;
 	}
 
 	guards = config_setting_get_member(root, "guards");
@@ -297,6 +401,16 @@ int mcg_config_add_rule(struct mcg_config *config, const struct mcg_guard_rule *
 	config->rules = grown;
 	config->rules[config->rule_count++] = *rule;
 	return 0;
+}
+
+void mcg_kube_settings_default(struct mcg_kube_settings *kube)
+{
+	memset(kube, 0, sizeof(*kube));
+	snprintf(kube->selector, sizeof(kube->selector), "%s", MCG_DEFAULT_SELECTOR);
+	snprintf(kube->service_account_dir, sizeof(kube->service_account_dir), "%s",
+		 MCG_DEFAULT_SERVICE_ACCOUNT_DIR);
+	kube->cgroup_driver = MCG_DRIVER_AUTO;
+	kube->post_events = true;
 }
 
 void mcg_config_free(struct mcg_config *config)

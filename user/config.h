@@ -14,6 +14,8 @@
 
 #define MCG_DEFAULT_CONFIG "/etc/mcguard/mcguard.conf"
 #define MCG_DEFAULT_RECONCILE_SECONDS 30
+#define MCG_DEFAULT_SELECTOR "mcguard.io/guard=loopback"
+#define MCG_DEFAULT_SERVICE_ACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* One guard entry: which cgroups it covers and the policy they get. */
 struct mcg_guard_rule {
@@ -24,13 +26,30 @@ struct mcg_guard_rule {
 	int line;             /* where the entry starts in the file; 0 from the command line */
 };
 
+/* Guarding the pods of one Kubernetes node: the "kubernetes" group of the file. */
+struct mcg_kube_settings {
+	bool enabled;
+	char selector[512];            /* label selector of the pods to guard */
+	char node_name[254];           /* "" until resolved from $NODE_NAME */
+	char cgroup_root[PATH_MAX];    /* kubelet's cgroup root; "" for the cgroup2 mount */
+	int cgroup_driver;             /* enum mcg_cgroup_driver */
+	char service_account_dir[PATH_MAX]; /* token, ca.crt */
+	char api_server[512];          /* base URL; "" for $KUBERNETES_SERVICE_HOST:PORT */
+	bool post_events;              /* report to the pods as Kubernetes Events */
+	struct mcg_policy policy;      /* of selected pods, before their annotations */
+};
+
 struct mcg_config {
 	char pin_root[PATH_MAX];
 	char metrics[128]; /* ADDRESS:PORT of the Prometheus endpoint, or "" */
 	unsigned int reconcile_seconds;
 	struct mcg_guard_rule *rules;
 	size_t rule_count;
+	struct mcg_kube_settings kube;
 };
+
+/* Defaults of the "kubernetes" group; enabled stays false. */
+void mcg_kube_settings_default(struct mcg_kube_settings *kube);
 
 /*
  * Read path into config. Unknown keys and invalid values are rejected:

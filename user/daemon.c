@@ -24,11 +24,14 @@
 #include "cgroup.h"
 #include "cli.h"
 #include "config.h"
+#include "daemon.h"
 #include "events.h"
 #include "format.h"
 #include "guard.h"
+#include "kubepods.h"
 #include "log.h"
 #include "metrics.h"
+#include "pod.h"
 #include "policy.h"
 #include "scan.h"
 
@@ -41,34 +44,8 @@
  */
 #define INOTIFY_MASK (IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_DELETE_SELF)
 
-/* Upper bounds, in milliseconds, of the histogram of creation-to-guard windows. */
-static const double window_bounds_ms[] = { 1, 2, 5, 10, 20, 50, 100, 1000 };
-#define WINDOW_BUCKETS (sizeof(window_bounds_ms) / sizeof(window_bounds_ms[0]))
-
-struct watch {
-	int wd;
-	char *path;
-};
-
-struct daemon {
-	struct mcg_cli *cli;
-	struct mcg_config config;
-	struct mcg_state state;
-	struct mcg_event_reader *reader;
-	struct mcg_metrics *metrics;
-	char mount[PATH_MAX];
-	int inotify_fd, signal_fd, epoll_fd;
-	struct watch *watches;
-	size_t watch_count;
-	long long next_reconcile_ns;
-	long long prune_at_ns; /* 0, or when to drop the guards of removed cgroups */
-	/* Figures for the metrics endpoint. */
-	unsigned long attach_failures;
-	double last_reconcile;
-	unsigned long window_counts[WINDOW_BUCKETS + 1];
-	double window_sum_ms;
-	unsigned long window_total;
-};
+static const double window_bounds_ms[MCG_WINDOW_BUCKETS] = { 1, 2, 5, 10, 20, 50, 100, 1000 };
+#define WINDOW_BUCKETS MCG_WINDOW_BUCKETS
 
 static long long monotonic_ns(void)
 {
@@ -76,6 +53,50 @@ static long long monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Copy a command-line value over a setting. Returns false when it does not fit. */
+static bool override(char *setting, size_t size, const char *value)
+{
+	if (!value)
+		return true;
+	if (strlen(value) >= size)
+		return false;
+	snprintf(setting, size, "%s", value);
+	return true;
+}
+
+/* Apply the Kubernetes options of the command line to the settings of the file. */
+static int override_kube(const struct mcg_cli *cli, struct mcg_kube_settings *kube)
+{
+	const char *given = cli->selector		 ? "--selector"
+			    : cli->node_name		 ? "--node-name"
+			    : cli->cgroup_root		 ? "--cgroup-root"
+			    : cli->cgroup_driver	 ? "--cgroup-driver"
+			    : cli->service_account_dir ? "--service-account-dir"
+			    : cli->api_server		 ? "--api-server"
+							 : NULL;
+
+	if (cli->kubernetes)
+		kube->enabled = true;
+	if (given && !kube->enabled) {
+		pr_err("%s needs --kubernetes or a kubernetes group in the configuration", given);
+		return -EINVAL;
+	}
+	if (!override(kube->selector, sizeof(kube->selector), cli->selector) ||
+	    !override(kube->node_name, sizeof(kube->node_name), cli->node_name) ||
+	    !override(kube->cgroup_root, sizeof(kube->cgroup_root), cli->cgroup_root) ||
+	    !override(kube->service_account_dir, sizeof(kube->service_account_dir),
+		      cli->service_account_dir) ||
+	    !override(kube->api_server, sizeof(kube->api_server), cli->api_server)) {
+		pr_err("a Kubernetes option value is too long");
+		return -EINVAL;
+	}
+	if (cli->cgroup_driver)
+		kube->cgroup_driver = mcg_cgroup_driver_parse(cli->cgroup_driver);
+	if (cli->policy_given)
+		kube->policy = cli->policy;
+	return 0;
 }
 
 /* Build the configuration from the file and the command line; keeps *config untouched on error. */
@@ -87,7 +108,8 @@ static int load_config(struct daemon *d, struct mcg_config *config)
 	memset(config, 0, sizeof(*config));
 	snprintf(config->pin_root, sizeof(config->pin_root), "%s", d->cli->pin_root);
 	config->reconcile_seconds = MCG_DEFAULT_RECONCILE_SECONDS;
-	if (!path && !d->cli->match_count)
+	mcg_kube_settings_default(&config->kube);
+	if (!path && !d->cli->match_count && !d->cli->kubernetes)
 		path = MCG_DEFAULT_CONFIG;
 	if (path && mcg_config_load(path, config, error, sizeof(error))) {
 		pr_err("%s", error);
@@ -110,12 +132,16 @@ static int load_config(struct daemon *d, struct mcg_config *config)
 		snprintf(config->metrics, sizeof(config->metrics), "%s", d->cli->metrics);
 	if (d->cli->reconcile_seconds)
 		config->reconcile_seconds = d->cli->reconcile_seconds;
-	if (!config->rule_count)
+	if (override_kube(d->cli, &config->kube)) {
+		mcg_config_free(config);
+		return -EINVAL;
+	}
+	if (!config->rule_count && !config->kube.enabled)
 		pr_warn("the configuration names no guards: nothing will be guarded");
 	return 0;
 }
 
-static const struct mcg_guard_rule *rule_for(struct daemon *d, const char *rel)
+const struct mcg_guard_rule *mcg_daemon_rule_for(struct daemon *d, const char *rel)
 {
 	for (size_t i = 0; i < d->config.rule_count; i++)
 		if (mcg_rule_matches(&d->config.rules[i], rel))
@@ -144,13 +170,8 @@ static void record_window(struct daemon *d, double window_ms)
 	d->window_total++;
 }
 
-/*
- * Make sure the cgroup at path is guarded with rule's policy: attach, repair
- * missing hooks or replace a different policy. created_ns is the cgroup's
- * creation time on CLOCK_REALTIME for a cgroup that just appeared, else 0.
- */
-static void ensure_guard(struct daemon *d, const char *path, const struct mcg_guard_rule *rule,
-			 long long created_ns)
+int mcg_daemon_ensure_guard(struct daemon *d, const char *path, const struct mcg_policy *policy,
+			    bool force, const char *origin, long long created_ns)
 {
 	char error[PATH_MAX * 2];
 	struct mcg_counters counters;
@@ -161,29 +182,31 @@ static void ensure_guard(struct daemon *d, const char *path, const struct mcg_gu
 	int err;
 
 	if (mcg_cgroup_resolve(path, &cg, error, sizeof(error)))
-		return; /* removed again already */
-	if (mcg_cgroup_check_target(&cg, rule->force, error, sizeof(error))) {
-		pr_warn("not guarding %s (config line %d): %s", cg.rel, rule->line, error);
-		return;
+		return -ENOENT; /* removed again already */
+	err = mcg_cgroup_check_target(&cg, force, error, sizeof(error));
+	if (err) {
+		pr_warn("not guarding %s (%s): %s", cg.rel, origin, error);
+		return err;
 	}
 	if (mcg_guard_exists(&d->state, cg.id) &&
 	    !mcg_guard_read(&d->state, cg.id, &current, &counters) &&
-	    same_policy(&current, &rule->policy)) {
+	    same_policy(&current, policy)) {
 		mcg_guard_query_hooks(&d->state, cg.path, attached);
 		for (int i = 0; i < MCG_HOOK_COUNT; i++)
 			complete &= attached[i];
 		if (complete)
-			return;
+			return 0;
 	}
 
-	if (mcg_state_lock(&d->state))
-		return;
-	err = mcg_guard_attach(&d->state, &cg, &rule->policy, &existed);
+	err = mcg_state_lock(&d->state);
+	if (err)
+		return err;
+	err = mcg_guard_attach(&d->state, &cg, policy, &existed);
 	mcg_state_unlock(&d->state);
 	if (err) {
 		d->attach_failures++;
-		pr_err("guard %s: attach failed: %s", cg.rel, strerror(-err));
-		return;
+		pr_err("guard %s (%s): attach failed: %s", cg.rel, origin, strerror(-err));
+		return err;
 	}
 
 	if (created_ns) {
@@ -192,17 +215,28 @@ static void ensure_guard(struct daemon *d, const char *path, const struct mcg_gu
 		clock_gettime(CLOCK_REALTIME, &now);
 		window_ms = (now.tv_sec * 1000000000ll + now.tv_nsec - created_ns) / 1e6;
 		record_window(d, window_ms);
-		pr_info("guarding %s, %.2f ms after it appeared", cg.rel, window_ms);
+		pr_info("guarding %s, %.2f ms after it appeared (%s)", cg.rel, window_ms, origin);
 	} else if (!existed) {
-		pr_info("guarding %s", cg.rel);
+		pr_info("guarding %s (%s)", cg.rel, origin);
 	} else if (!complete) {
-		pr_info("repaired the guard of %s", cg.rel);
+		pr_info("repaired the guard of %s (%s)", cg.rel, origin);
 	} else {
-		pr_info("updated the policy of %s", cg.rel);
+		pr_info("updated the policy of %s (%s)", cg.rel, origin);
 	}
-	mcg_audit("%s cgroup=%s id=%llu (daemon, config line %d)",
-		  existed ? "policy-update" : "attach", cg.rel, (unsigned long long)cg.id, rule->line);
-	mcg_scan_report(&cg, &rule->policy);
+	mcg_audit("%s cgroup=%s id=%llu (daemon, %s)", existed ? "policy-update" : "attach", cg.rel,
+		  (unsigned long long)cg.id, origin);
+	mcg_scan_report(&cg, policy);
+	return 0;
+}
+
+/* Guard a cgroup that a rule of the configuration covers. */
+static void ensure_rule_guard(struct daemon *d, const char *path, const struct mcg_guard_rule *rule,
+			      long long created_ns)
+{
+	char origin[32];
+
+	snprintf(origin, sizeof(origin), rule->line ? "config line %d" : "--match", rule->line);
+	mcg_daemon_ensure_guard(d, path, &rule->policy, rule->force, origin, created_ns);
 }
 
 static int find_watch(struct daemon *d, int wd)
@@ -270,9 +304,11 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 	if (type != FTW_D)
 		return 0;
 	add_watch(walk_daemon, path);
-	rule = rule_for(walk_daemon, *rel ? rel : "/");
+	rule = mcg_daemon_rule_for(walk_daemon, *rel ? rel : "/");
 	if (rule)
-		ensure_guard(walk_daemon, path, rule, walk_created_ns);
+		ensure_rule_guard(walk_daemon, path, rule, walk_created_ns);
+	else if (walk_daemon->pods)
+		mcg_pods_visit(walk_daemon, path, walk_created_ns);
 	return 0;
 }
 
@@ -292,7 +328,9 @@ static void reconcile(struct daemon *d)
 		mcg_state_prune(&d->state);
 		mcg_state_unlock(&d->state);
 	}
-	scan_tree(d, d->mount, 0);
+	scan_tree(d, d->scan_root, 0);
+	if (d->pods)
+		mcg_pods_reconcile(d);
 	d->last_reconcile = time(NULL);
 	d->next_reconcile_ns = monotonic_ns() + d->config.reconcile_seconds * 1000000000ll;
 	publish_metrics(d);
@@ -344,10 +382,7 @@ static void handle_inotify(struct daemon *d)
 	}
 }
 
-static void append(char **text, size_t *size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void append(char **text, size_t *size, const char *fmt, ...)
+void mcg_daemon_append(char **text, size_t *size, const char *fmt, ...)
 {
 	size_t used = *text ? strlen(*text) : 0;
 	va_list ap;
@@ -372,8 +407,7 @@ static void append(char **text, size_t *size, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
-static void label_value(const char *in, char *out, size_t size)
+void mcg_daemon_label_value(const char *in, char *out, size_t size)
 {
 	size_t j = 0;
 
@@ -394,7 +428,7 @@ static void publish_metrics(struct daemon *d)
 
 	if (!d->metrics)
 		return;
-	append(&text, &size,
+	mcg_daemon_append(&text, &size,
 	       "# HELP mcguard_decisions_total Calls a guard denied, rewrote, audited or contained.\n"
 	       "# TYPE mcguard_decisions_total counter\n");
 	mcg_guard_list(&d->state, &ids, &count);
@@ -406,21 +440,21 @@ static void publish_metrics(struct daemon *d)
 
 		if (!rel || mcg_guard_read(&d->state, ids[i], &policy, &counters))
 			continue;
-		label_value(rel, label, sizeof(label));
+		mcg_daemon_label_value(rel, label, sizeof(label));
 		for (int h = 0; h < MCG_HOOK_COUNT; h++)
 			for (int c = 0; c < MCG_COUNTER_DROPPED; c++)
-				append(&text, &size,
+				mcg_daemon_append(&text, &size,
 				       "mcguard_decisions_total{cgroup=\"%s\",hook=\"%s\",verdict=\"%s\"} %llu\n",
 				       label, mcg_hook_name(h), mcg_counter_name(c),
 				       (unsigned long long)counters.count[h][c]);
 		for (int h = 0; h < MCG_HOOK_COUNT; h++)
-			append(&text, &size,
+			mcg_daemon_append(&text, &size,
 			       "mcguard_events_dropped_total{cgroup=\"%s\",hook=\"%s\"} %llu\n", label,
 			       mcg_hook_name(h),
 			       (unsigned long long)counters.count[h][MCG_COUNTER_DROPPED]);
 	}
 	free(ids);
-	append(&text, &size,
+	mcg_daemon_append(&text, &size,
 	       "# HELP mcguard_guards Guards attached under the pin root.\n"
 	       "# TYPE mcguard_guards gauge\nmcguard_guards %zu\n"
 	       "# HELP mcguard_attach_failures_total Attaches the kernel refused.\n"
@@ -433,16 +467,39 @@ static void publish_metrics(struct daemon *d)
 	       count, d->attach_failures, d->last_reconcile);
 	for (size_t b = 0; b < WINDOW_BUCKETS; b++) {
 		cumulative += d->window_counts[b];
-		append(&text, &size, "mcguard_guard_window_seconds_bucket{le=\"%g\"} %lu\n",
+		mcg_daemon_append(&text, &size, "mcguard_guard_window_seconds_bucket{le=\"%g\"} %lu\n",
 		       window_bounds_ms[b] / 1000, cumulative);
 	}
-	append(&text, &size,
+	mcg_daemon_append(&text, &size,
 	       "mcguard_guard_window_seconds_bucket{le=\"+Inf\"} %lu\n"
 	       "mcguard_guard_window_seconds_sum %g\nmcguard_guard_window_seconds_count %lu\n",
 	       d->window_total, d->window_sum_ms / 1000, d->window_total);
+	if (d->pods)
+		mcg_pods_metrics(d, &text, &size);
 	if (text)
 		mcg_metrics_publish(d->metrics, text);
 	free(text);
+}
+
+/*
+ * The API client and the pod cgroups are set up once: a reload takes the
+ * pods' base policy and the events switch, and keeps the rest.
+ */
+static void keep_kube_connection(struct mcg_kube_settings *next,
+				 const struct mcg_kube_settings *running)
+{
+	struct mcg_kube_settings kept = *running;
+
+	kept.policy = next->policy;
+	kept.post_events = next->post_events;
+	if (next->enabled != running->enabled || strcmp(next->selector, running->selector) ||
+	    strcmp(next->cgroup_root, running->cgroup_root) ||
+	    next->cgroup_driver != running->cgroup_driver ||
+	    strcmp(next->service_account_dir, running->service_account_dir) ||
+	    strcmp(next->api_server, running->api_server) ||
+	    (next->node_name[0] && strcmp(next->node_name, running->node_name)))
+		pr_warn("changes to the kubernetes group other than the policy and events take a restart");
+	*next = kept;
 }
 
 static void reload(struct daemon *d)
@@ -461,11 +518,15 @@ static void reload(struct daemon *d)
 		if (strcmp(next.metrics, d->config.metrics))
 			pr_warn("metrics address changes take a restart");
 		snprintf(next.metrics, sizeof(next.metrics), "%s", d->config.metrics);
+		keep_kube_connection(&next.kube, &d->config.kube);
 		mcg_config_free(&d->config);
 		d->config = next;
+		if (d->pods)
+			mcg_pods_reload(d);
+		/* Logged after the rescan, so the line means the new rules are applied. */
+		reconcile(d);
 		pr_info("reloaded the configuration: %zu guard rule%s", d->config.rule_count,
 			d->config.rule_count == 1 ? "" : "s");
-		reconcile(d);
 	}
 	sd_notify(0, "READY=1");
 }
@@ -481,7 +542,7 @@ static void detach_matching(struct daemon *d)
 	for (size_t i = 0; i < count; i++) {
 		const char *rel = mcg_cgroup_path_by_id(ids[i]);
 
-		if (!rel || !rule_for(d, rel))
+		if (!rel || !mcg_daemon_rule_for(d, rel))
 			continue;
 		if (!mcg_guard_detach(&d->state, ids[i])) {
 			pr_info("detached the guard of %s (--detach-on-exit)", rel);
@@ -490,6 +551,8 @@ static void detach_matching(struct daemon *d)
 	}
 	free(ids);
 	mcg_state_unlock(&d->state);
+	if (d->pods)
+		mcg_pods_detach_all(d);
 }
 
 /* Returns true when the daemon should stop. */
@@ -536,6 +599,19 @@ static int setup_fds(struct daemon *d)
 	return 0;
 }
 
+/* Start the Kubernetes API client and add its eventfd to the loop. */
+static int start_pods(struct daemon *d)
+{
+	struct epoll_event event = { .events = EPOLLIN };
+
+	d->kube_fd = mcg_pods_start(d);
+	if (d->kube_fd < 0)
+		return -1;
+	event.data.fd = d->kube_fd;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->kube_fd, &event);
+	return 0;
+}
+
 static void run_loop(struct daemon *d)
 {
 	for (;;) {
@@ -547,6 +623,8 @@ static void run_loop(struct daemon *d)
 				return;
 			if (events[i].data.fd == d->inotify_fd)
 				handle_inotify(d);
+			if (d->pods && events[i].data.fd == d->kube_fd)
+				mcg_pods_apply_updates(d);
 		}
 		mcg_event_reader_drain(d->reader);
 		if (d->prune_at_ns && monotonic_ns() >= d->prune_at_ns && !mcg_state_lock(&d->state)) {
@@ -562,6 +640,7 @@ static void run_loop(struct daemon *d)
 
 static void cleanup(struct daemon *d)
 {
+	mcg_pods_stop(d);
 	mcg_metrics_stop(d->metrics);
 	mcg_event_reader_free(d->reader);
 	mcg_state_close(&d->state);
@@ -580,7 +659,9 @@ static void cleanup(struct daemon *d)
 int mcg_cmd_daemon(struct mcg_cli *cli)
 {
 	struct mcg_event_reader_opts reader_opts = { .json = cli->json, .fold = true };
-	struct daemon d = { .cli = cli, .inotify_fd = -1, .signal_fd = -1, .epoll_fd = -1 };
+	struct daemon d = {
+		.cli = cli, .inotify_fd = -1, .signal_fd = -1, .epoll_fd = -1, .kube_fd = -1,
+	};
 	int code;
 
 	if (cli->argc) {
@@ -593,8 +674,19 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 	if (code)
 		return code;
 	if (mcg_cgroup_mount(d.mount, sizeof(d.mount))) {
-		pr_err("no cgroup2 filesystem is mounted (see /proc/self/mountinfo)");
+		if (d.config.kube.enabled)
+			pr_err("no cgroup2 filesystem is mounted (see /proc/self/mountinfo): this node runs pods in cgroup v1 only, and mcguard can guard none of them; boot it with cgroup v2 (systemd.unified_cgroup_hierarchy=1)");
+		else
+			pr_err("no cgroup2 filesystem is mounted (see /proc/self/mountinfo)");
 		return MCG_EXIT_FAILURE;
+	}
+	snprintf(d.scan_root, sizeof(d.scan_root), "%s", d.mount);
+	if (d.config.kube.enabled) {
+		code = mcg_pods_setup(&d);
+		if (code)
+			return code;
+		reader_opts.describe = mcg_pods_describe_event;
+		reader_opts.describe_context = d.pods;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Under systemd, lines carry priorities: events are notices. */
@@ -607,7 +699,7 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		return MCG_EXIT_FAILURE;
 	mcg_state_unlock(&d.state);
 	d.reader = mcg_event_reader_new(&d.state, &reader_opts);
-	if (!d.reader || setup_fds(&d)) {
+	if (!d.reader || setup_fds(&d) || (d.pods && start_pods(&d))) {
 		cleanup(&d);
 		return MCG_EXIT_FAILURE;
 	}
@@ -619,9 +711,12 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		}
 	}
 
-	pr_info("started: %zu guard rule%s, pin root %s, rescan every %u s", d.config.rule_count,
-		d.config.rule_count == 1 ? "" : "s", d.config.pin_root, d.config.reconcile_seconds);
+	/* "started" follows the first scan: from then on inotify sees every new cgroup. */
 	reconcile(&d);
+	pr_info("started: %zu guard rule%s%s, pin root %s, rescan every %u s", d.config.rule_count,
+		d.config.rule_count == 1 ? "" : "s",
+		d.pods ? " and the selected pods of this node" : "", d.config.pin_root,
+		d.config.reconcile_seconds);
 	sd_notify(0, "READY=1\nSTATUS=guarding");
 
 	run_loop(&d);

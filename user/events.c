@@ -83,26 +83,31 @@ static void print_json(const struct mcg_event_reader *reader, json_object *obj)
 static void print_event(struct mcg_event_reader *reader, const struct mcg_event *event)
 {
 	unsigned long long wall_ns = event->time_ns + reader->boot_to_wall_ns;
-	char line[512];
+	char line[512], suffix[640] = "";
 
 	if (reader->opts.json) {
 		json_object *obj = mcg_event_json(event, wall_ns,
-						  mcg_cgroup_path_by_id(event->cgroup_id),
-						  mcg_cgroup_path_by_id(event->guard_cgroup_id));
+						  mcg_cgroup_name_by_id(event->cgroup_id),
+						  mcg_cgroup_name_by_id(event->guard_cgroup_id));
 
+		if (obj && reader->opts.describe)
+			reader->opts.describe(reader->opts.describe_context, event, obj, NULL, 0);
 		if (obj)
 			print_json(reader, obj);
 		return;
 	}
-	mcg_event_text(event, wall_ns, mcg_cgroup_path_by_id(event->cgroup_id), line,
+	mcg_event_text(event, wall_ns, mcg_cgroup_name_by_id(event->cgroup_id), line,
 		       sizeof(line));
-	printf("%s%s\n", reader->opts.line_prefix ? reader->opts.line_prefix : "", line);
+	if (reader->opts.describe)
+		reader->opts.describe(reader->opts.describe_context, event, NULL, suffix,
+				      sizeof(suffix));
+	printf("%s%s%s\n", reader->opts.line_prefix ? reader->opts.line_prefix : "", line, suffix);
 }
 
 /* Report how many repeats of a guard's last event were folded, and reset the count. */
 static void flush_folded(struct mcg_event_reader *reader, struct guard_seen *seen)
 {
-	const char *guard = mcg_cgroup_path_by_id(seen->guard_id);
+	const char *guard = mcg_cgroup_name_by_id(seen->guard_id);
 	char time[40];
 
 	if (!seen->folded)
@@ -171,7 +176,7 @@ static int handle_event(void *data, void *raw, size_t size)
 
 static void print_drop(struct mcg_event_reader *reader, __u64 guard_id, int hook, __u64 dropped)
 {
-	const char *guard = mcg_cgroup_path_by_id(guard_id);
+	const char *guard = mcg_cgroup_name_by_id(guard_id);
 	char time[40];
 
 	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));

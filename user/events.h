@@ -4,6 +4,8 @@
 #define MCG_EVENTS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
 #include <linux/types.h>
 
 #include "guard.h"
@@ -15,6 +17,13 @@ struct mcg_event_reader_opts {
 	__u64 filter_id; /* only this guard or cgroup; 0 for all */
 	bool fold;       /* fold repeats of one event per guard within a second */
 	const char *line_prefix; /* before every line, as a journal priority "<5>"; NULL for none */
+	/*
+	 * Optional: add the caller's details about an event's guard, as members
+	 * of its JSON object, or as text for the end of its line (json NULL).
+	 */
+	void (*describe)(void *context, const struct mcg_event *event, json_object *json,
+			 char *suffix, size_t size);
+	void *describe_context;
 };
 
 /*

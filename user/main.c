@@ -11,6 +11,7 @@
 #include "guard.h"
 #include "log.h"
 #include "parse.h"
+#include "pod.h"
 #include "policy.h"
 
 /* Command bits: the commands that accept an option. */
@@ -55,6 +56,12 @@ enum option_id {
 	OPT_CONTAINER,
 	OPT_CGROUP_ROOT,
 	OPT_HOST_NETNS,
+	OPT_KUBERNETES,
+	OPT_SELECTOR,
+	OPT_NODE_NAME,
+	OPT_CGROUP_DRIVER,
+	OPT_SERVICE_ACCOUNT_DIR,
+	OPT_API_SERVER,
 };
 
 /* The one table of options: parsing and help come from it. */
@@ -90,6 +97,18 @@ static const struct option_spec {
 	  "rescan the cgroup tree this often (default 30)" },
 	{ "detach-on-exit", OPT_DETACH_ON_EXIT, NULL, FOR_DAEMON,
 	  "detach the daemon's guards when it stops (by default they stay)" },
+	{ "kubernetes", OPT_KUBERNETES, NULL, FOR_DAEMON,
+	  "guard the pods of this node that match --selector, listed and watched through the Kubernetes API; the policy options set their base policy" },
+	{ "selector", OPT_SELECTOR, "SELECTOR", FOR_DAEMON,
+	  "label selector of the pods to guard (default " MCG_DEFAULT_SELECTOR ")" },
+	{ "node-name", OPT_NODE_NAME, "NAME", FOR_DAEMON,
+	  "the node whose pods to guard (default $NODE_NAME)" },
+	{ "cgroup-driver", OPT_CGROUP_DRIVER, "DRIVER", FOR_DAEMON,
+	  "kubelet's cgroup driver: auto (default, looks for both layouts), systemd or cgroupfs" },
+	{ "service-account-dir", OPT_SERVICE_ACCOUNT_DIR, "DIR", FOR_DAEMON,
+	  "directory of the token and ca.crt (default " MCG_DEFAULT_SERVICE_ACCOUNT_DIR ")" },
+	{ "api-server", OPT_API_SERVER, "URL", FOR_DAEMON,
+	  "https:// URL of the API server (default from $KUBERNETES_SERVICE_HOST and $KUBERNETES_SERVICE_PORT)" },
 	{ "json", OPT_JSON, NULL, FOR_STATUS | FOR_EVENTS | FOR_SCAN | FOR_DAEMON | FOR_VERIFY,
 	  "print JSON: one object per event or socket; status prints one document" },
 	{ "destroy", OPT_DESTROY, NULL, FOR_SCAN,
@@ -102,8 +121,8 @@ static const struct option_spec {
 	{ "container", OPT_CONTAINER, "NAME|ID", FOR_ATTACH | FOR_VERIFY,
 	  "the cgroup of a Docker or Podman container, named through the engine's CLI, or by its full ID without one" },
 	{ "pid", OPT_PID, "PID", FOR_VERIFY, "the cgroup of process PID" },
-	{ "cgroup-root", OPT_CGROUP_ROOT, "DIR", FOR_ATTACH | FOR_VERIFY,
-	  "look up --unit and --container cgroups below DIR (default: the cgroup2 mount)" },
+	{ "cgroup-root", OPT_CGROUP_ROOT, "DIR", FOR_ATTACH | FOR_VERIFY | FOR_DAEMON,
+	  "look up --unit and --container cgroups, and kubelet's kubepods, below DIR (default: the cgroup2 mount)" },
 	{ "strict", OPT_STRICT, NULL, FOR_VERIFY, "exit 1 on warnings too" },
 	{ "allow-audit", OPT_ALLOW_AUDIT, NULL, FOR_VERIFY, "accept a guard in audit mode" },
 	{ "port", OPT_PORT, "N", FOR_VERIFY,
@@ -155,9 +174,12 @@ static const struct command {
 	  "Keep every cgroup that the configuration matches guarded: attach as cgroups\n"
 	  "appear (inotify on the cgroup tree), rescan periodically, adopt and repair\n"
 	  "existing guards, stream events. Guards stay in place when it stops. SIGHUP\n"
-	  "reloads the configuration; a bad one keeps the old.",
+	  "reloads the configuration; a bad one keeps the old. With --kubernetes (or a\n"
+	  "kubernetes group in the file) it also guards the pod cgroups of the pods on\n"
+	  "this node that match a label selector, as a DaemonSet.",
 	  "  mcguard daemon\n"
-	  "  mcguard daemon --match 'catchers/*' --wildcard loopback --metrics 127.0.0.1:9464\n" },
+	  "  mcguard daemon --match 'catchers/*' --wildcard loopback --metrics 127.0.0.1:9464\n"
+	  "  mcguard daemon --kubernetes --wildcard loopback --metrics 0.0.0.0:9464\n" },
 	{ "verify", FOR_VERIFY, mcg_cmd_verify,
 	  "verify [OPTIONS] CGROUP|--unit NAME|--pid PID|--container NAME|ID",
 	  "Check that a catcher is not exposed: the guard is in effect per the kernel; no\n"
@@ -372,6 +394,40 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 	case OPT_DETACH_ON_EXIT:
 		cli->detach_on_exit = true;
 		break;
+	case OPT_KUBERNETES:
+		cli->kubernetes = true;
+		break;
+	case OPT_SELECTOR:
+		if (!arg[0])
+			return usage_error("%s", "invalid --selector \"\": expected a label selector such as app=mailpit");
+		cli->selector = arg;
+		break;
+	case OPT_NODE_NAME:
+		cli->node_name = arg;
+		break;
+	case OPT_CGROUP_ROOT:
+		if (arg[0] != '/')
+			return usage_error("invalid --cgroup-root \"%s\": expected an absolute path", arg);
+		cli->cgroup_root = arg;
+		break;
+	case OPT_CGROUP_DRIVER:
+		if (mcg_cgroup_driver_parse(arg) < 0)
+			return usage_error("invalid --cgroup-driver \"%s\": expected auto, systemd or cgroupfs",
+					   arg);
+		cli->cgroup_driver = arg;
+		break;
+	case OPT_SERVICE_ACCOUNT_DIR:
+		if (arg[0] != '/')
+			return usage_error("invalid --service-account-dir \"%s\": expected an absolute path",
+					   arg);
+		cli->service_account_dir = arg;
+		break;
+	case OPT_API_SERVER:
+		if (strncmp(arg, "https://", 8))
+			return usage_error("invalid --api-server \"%s\": expected an https:// URL, because requests carry the service account token",
+					   arg);
+		cli->api_server = arg;
+		break;
 	case OPT_RECONCILE: {
 		unsigned long seconds;
 
@@ -396,9 +452,6 @@ static int apply_option(struct mcg_cli *cli, const struct command *cmd, int id, 
 		break;
 	case OPT_CONTAINER:
 		cli->container = arg;
-		break;
-	case OPT_CGROUP_ROOT:
-		cli->cgroup_root = arg;
 		break;
 	case OPT_HOST_NETNS:
 		if (cli->host_netns_count >= MCG_MAX_HOST_NETNS)

@@ -480,8 +480,8 @@ json_object *mcg_escape_json(const struct mcg_escape *escape)
 	json_object *obj;
 
 	obj = mcg_event_json(&escape->event, escape->event.time_ns,
-			     mcg_cgroup_path_by_id(escape->event.cgroup_id),
-			     mcg_cgroup_path_by_id(escape->event.guard_cgroup_id));
+			     mcg_cgroup_name_by_id(escape->event.cgroup_id),
+			     mcg_cgroup_name_by_id(escape->event.guard_cgroup_id));
 	if (!obj)
 		return NULL;
 	json_object_object_add(obj, "state",
@@ -519,7 +519,7 @@ void mcg_escapes_print(FILE *out, const struct mcg_escape *escapes, int count, b
 			continue;
 		}
 		mcg_event_text(&escape->event, escape->event.time_ns,
-			       mcg_cgroup_path_by_id(escape->event.cgroup_id), line, sizeof(line));
+			       mcg_cgroup_name_by_id(escape->event.cgroup_id), line, sizeof(line));
 		fprintf(out, "%s %s fd %d", line,
 			escape->event.protocol == IPPROTO_UDP && escape->state == MCG_TCP_CLOSE
 				? "UNCONN"

@@ -87,6 +87,14 @@ static void test_config_rejects_with_line(void **state)
 		{ "pin_root = \"relative\";\n", "must be an absolute path" },
 		{ "reconcile_interval = 3601;\n", "1 to 3600" },
 		{ "guards = { match = \"a\"; };\n", "guards must be a list" },
+		{ "kubernetes = { colour = \"red\"; };\n", "unknown key \"colour\" in kubernetes" },
+		{ "kubernetes = { cgroup_driver = \"docker\"; };\n", "invalid cgroup_driver" },
+		{ "kubernetes = { api_server = \"http://10.0.0.1\"; };\n", "must be an https:// URL" },
+		{ "kubernetes = { service_account_dir = \"sa\"; };\n", "must be an absolute path" },
+		{ "kubernetes = { events = 1; };\n", "events must be true or false" },
+		{ "kubernetes = { allow_connect = [ \"10.96.0.10/8\" ]; };\n",
+		  "invalid allow_connect" },
+		{ "kubernetes = ( );\n", "kubernetes must be a group" },
 	};
 
 	(void)state;
@@ -99,6 +107,48 @@ static void test_config_rejects_with_line(void **state)
 		assert_non_null(strstr(error, cases[i].message));
 		mcg_config_free(&config);
 	}
+}
+
+static void test_config_kubernetes_group(void **state)
+{
+	struct mcg_config config;
+	char error[512] = "";
+
+	(void)state;
+	memset(&config, 0, sizeof(config));
+	mcg_kube_settings_default(&config.kube);
+	assert_false(config.kube.enabled);
+	assert_string_equal(config.kube.selector, "mcguard.io/guard=loopback");
+	assert_string_equal(config.kube.service_account_dir,
+			    "/var/run/secrets/kubernetes.io/serviceaccount");
+	assert_true(config.kube.post_events);
+
+	assert_int_equal(parse("kubernetes = {\n"
+			       "  selector = \"app=mailpit,tier!=prod\";\n"
+			       "  node_name = \"node-a\";\n"
+			       "  cgroup_root = \"/sys/fs/cgroup/kubelet.slice\";\n"
+			       "  cgroup_driver = \"systemd\";\n"
+			       "  service_account_dir = \"/run/sa\";\n"
+			       "  api_server = \"https://10.0.0.1:6443\";\n"
+			       "  events = false;\n"
+			       "  wildcard = \"loopback\";\n"
+			       "  allow_connect = [ \"udp:10.96.0.10:53\" ];\n"
+			       "};\n",
+			       &config, error, sizeof(error)),
+			 0);
+	assert_true(config.kube.enabled);
+	assert_string_equal(config.kube.selector, "app=mailpit,tier!=prod");
+	assert_string_equal(config.kube.node_name, "node-a");
+	assert_string_equal(config.kube.cgroup_root, "/sys/fs/cgroup/kubelet.slice");
+	assert_int_equal(config.kube.cgroup_driver, 1);
+	assert_string_equal(config.kube.service_account_dir, "/run/sa");
+	assert_string_equal(config.kube.api_server, "https://10.0.0.1:6443");
+	assert_false(config.kube.post_events);
+	assert_int_equal(config.kube.policy.wildcard, MCG_WILDCARD_LOOPBACK);
+	assert_int_equal(config.kube.policy.connect_count, 1);
+	assert_int_equal(config.kube.policy.backstop, MCG_BACKSTOP_OFF);
+	assert_int_equal(config.rule_count, 0);
+	mcg_config_free(&config);
 }
 
 static void test_rule_matching(void **state)
@@ -123,6 +173,7 @@ int main(void)
 		cmocka_unit_test(test_config_full_entry),
 		cmocka_unit_test(test_config_defaults_strict),
 		cmocka_unit_test(test_config_rejects_with_line),
+		cmocka_unit_test(test_config_kubernetes_group),
 		cmocka_unit_test(test_rule_matching),
 	};
 
