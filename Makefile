@@ -46,9 +46,13 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 # Helper programs that the root tests run.
 TEST_HELPERS := $(OUTPUT)/tests/iouring_probe
 
+# The benchmark driver links the event formatter and cgroup helpers it measures.
+BENCH_OBJS := $(patsubst bench/%.c,$(OUTPUT)/bench/%.o,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
+BENCH_BIN := $(OUTPUT)/bench/mcgbench
+
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check check-unit check-root deps install demo vmlinux
+.PHONY: all clean check check-unit check-root deps install demo vmlinux bench
 
 all: $(OUTPUT)/mcguard
 
@@ -62,7 +66,7 @@ vmlinux:
 	$(Q)mkdir -p $(VMLINUX_DIR)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)
@@ -94,6 +98,28 @@ $(OUTPUT)/tests/iouring_probe: tests/iouring_probe.c Makefile | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
 
+$(OUTPUT)/bench/%.bpf.o: bench/%.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/bench/%.o: bench/%.c Makefile | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench -pthread -MMD -MP -c $< -o $@
+
+$(OUTPUT)/bench/skb_attach.o: $(OUTPUT)/bench/skb_filter.skel.h
+
+$(BENCH_BIN): $(BENCH_OBJS) $(OUTPUT)/user/format.o $(OUTPUT)/user/cgroup.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread $^ $(DEP_LIBS) -lm -o $@
+
+# Benchmarks as root, not part of check: installs what is missing, builds, and
+# writes .output/bench/results/report.md. BENCHMARKS.md describes them.
+bench:
+	$(Q)./bench/deps.sh
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/mcguard $(BENCH_BIN)
+	$(Q)./bench/run.sh
+
 # Install the build and test packages that are missing (Debian and Ubuntu).
 deps:
 	$(Q)./tests/deps.sh
@@ -120,4 +146,4 @@ install: $(OUTPUT)/mcguard
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/tests/*.d $(OUTPUT)/bench/*.d)
