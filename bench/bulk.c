@@ -2,8 +2,8 @@
 /*
  * bulk: traffic from each configuration to a receiver in a peer network
  * namespace over a veth pair, to show what each guard or filter costs per
- * packet. mcguard judges connect() once and sees no packet of a connected
- * socket; the packet filters run for every packet.
+ * packet. mcguard judges connect() once and runs no program for the packets
+ * of a connected socket, while the packet filters run for every packet.
  *
  *   tcp  write --mib MiB in 128 KiB writes, shut down, wait for the
  *        receiver's close; veth's segmentation offload makes most packets

@@ -2,14 +2,15 @@
 /*
  * Denied calls and their events, measured against a guard of mcguard's:
  *
- *   deny     the cost of a denied call with an event, with an event whose
- *            submit wakes the reader, and without an event (ring buffer full,
- *            so only the counter moves); this process reads the ring itself
- *   flood    denied calls for a fixed time or count, as fast as possible or
- *            at a fixed rate, from one or more threads; the guard's counters
- *            tell how many events the ring took and how many it dropped
- *   latency  the time from a denied call to its line on the standard output
- *            of a 'mcguard events' process that this command starts
+ *   deny     The cost of a denied call in three states of the ring buffer:
+ *            with room (an event), filled beyond the wakeup threshold (an
+ *            event whose submit wakes the reader), and full (no event, only
+ *            the counter moves). This process reads the ring itself.
+ *   flood    Denied calls for a fixed time or count, as fast as possible or
+ *            at a fixed rate, from one or more threads. The guard's counters
+ *            tell how many events the ring took and how many it dropped.
+ *   latency  The time from a denied call to its line on the standard output
+ *            of a 'mcguard events' process that this command starts.
  *
  * The denied call is bind() of a UDP socket to 203.0.113.1, a documentation
  * address that is not local, so no packet can result even without the guard.

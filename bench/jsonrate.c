@@ -60,7 +60,7 @@ static void make_events(struct mcg_event *events, size_t count, __u64 cgroup_id)
 	}
 }
 
-/* Format every event as the mode says; returns the CPU ns taken. */
+/* Format every event in the given mode and return the CPU time it took, in ns. */
 static uint64_t format_all(enum mode mode, const struct mcg_event *events, size_t count,
 			   FILE *out, long long boot_to_wall_ns)
 {

@@ -8,7 +8,7 @@
  *   udpN   sendto() of 64 bytes on an unconnected UDP socket to loopback
  *
  * One worker process per configuration stays in its cgroup and namespace.
- * A cycle asks every worker for one block, starting with a different worker
+ * A cycle requests one block from every worker, starting with a different worker
  * each cycle. A block creates its sockets, runs a tenth of its operations
  * untimed, then times the rest by wall clock and by the thread's CPU time.
  * The summary is, per configuration, the median over cycles of the ns per
@@ -215,7 +215,7 @@ static void run_op(const struct op_spec *op, unsigned int count, struct timing *
 	}
 }
 
-/* What the parent asks a worker to run, and what the worker returns. */
+/* The block the parent requests from a worker, and the worker's reply. */
 struct request {
 	int op_index;
 	unsigned int count;
@@ -252,7 +252,7 @@ static void serve(const struct config *config, int requests, int replies)
 	exit(0);
 }
 
-/* Summary rows of one op and one metric: ns holds cycles x configurations. */
+/* Print the summary rows of one op and metric; ns is a cycles x configurations matrix. */
 static void print_metric(const char *op, const char *metric, const struct config *configs,
 			 int config_count, const double *ns, const long *preempted, int cycles,
 			 unsigned int batch)

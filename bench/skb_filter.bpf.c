@@ -41,7 +41,7 @@ TRIE(deny4, struct key4);
 TRIE(allow6, struct key6);
 TRIE(deny6, struct key6);
 
-/* A cgroup_skb program sees the packet from its network header on. */
+/* The packet data of a cgroup_skb program starts at the network header. */
 SEC("cgroup_skb/egress")
 int bench_skb_egress(struct __sk_buff *skb)
 {

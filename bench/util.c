@@ -176,7 +176,7 @@ void workers_start(struct worker *workers, const struct config *configs, int cou
 		if (pid < 0)
 			die(errno, "fork");
 		if (pid == 0) {
-			/* Hold no other worker's pipe open, so each sees end of file when the parent closes. */
+			/* Close the other workers' pipes, so each worker reads end of file when the parent closes its pipe. */
 			for (int j = 0; j < i; j++) {
 				close(workers[j].requests);
 				close(workers[j].replies);
