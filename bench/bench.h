@@ -60,6 +60,9 @@ void config_parse(struct config *config, char *spec);
 /* Move this process into the config's network namespace and cgroup; call it before starting threads. */
 void config_enter(const struct config *config);
 
+/* In a forked child: get SIGTERM when the parent exits, so no child outlives a failed run. */
+void end_with_parent(void);
+
 /* A child process that stays in one configuration and serves requests over pipes. */
 struct worker {
 	int pid;

@@ -207,6 +207,7 @@ static pid_t start_receiver(const char *netns, int cpu, unsigned short *port)
 	if (pid == 0) {
 		int fd = open(netns, O_RDONLY | O_CLOEXEC);
 
+		end_with_parent();
 		if (fd < 0 || setns(fd, CLONE_NEWNET))
 			die(errno, "receiver: enter %s", netns);
 		if (cpu >= 0)

@@ -417,6 +417,8 @@ static int start_reader(char **argv, pid_t *pid)
 	if (*pid < 0)
 		die(errno, "fork");
 	if (*pid == 0) {
+		/* The death signal survives execv(), so the reader ends with this process. */
+		end_with_parent();
 		dup2(out[1], STDOUT_FILENO);
 		close(out[0]);
 		close(out[1]);

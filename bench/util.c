@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,6 +165,12 @@ void summarize(double *values, size_t n, struct summary *out)
 	out->median_high = values[(size_t)fmin(n - 1.0, ceil(n / 2.0 + 0.98 * sqrt((double)n)))];
 }
 
+void end_with_parent(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) || getppid() == 1)
+		exit(1);
+}
+
 void workers_start(struct worker *workers, const struct config *configs, int count, int cpu,
 		   void (*serve)(const struct config *config, int requests, int replies))
 {
@@ -183,6 +191,7 @@ void workers_start(struct worker *workers, const struct config *configs, int cou
 			}
 			close(to_worker[1]);
 			close(from_worker[0]);
+			end_with_parent();
 			if (cpu >= 0)
 				pin_cpu(cpu);
 			serve(&configs[i], to_worker[0], from_worker[1]);
