@@ -58,9 +58,13 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/
 TEST_HELPERS := $(OUTPUT)/tests/iouring_probe $(OUTPUT)/mcguard-faults
 FAULT_OBJS := $(patsubst user/%.c,$(OUTPUT)/faults/%.o,$(USER_SRCS))
 
+# The benchmark driver links the event formatter and cgroup helpers it measures.
+BENCH_OBJS := $(patsubst bench/%.c,$(OUTPUT)/bench/%.o,$(filter-out %.bpf.c,$(wildcard bench/*.c)))
+BENCH_BIN := $(OUTPUT)/bench/mcgbench
+
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check check-unit check-root deps install demo vmlinux fuzz soak
+.PHONY: all clean check check-unit check-root deps install demo vmlinux fuzz soak bench
 
 all: $(OUTPUT)/mcguard
 
@@ -74,7 +78,7 @@ vmlinux:
 	$(Q)mkdir -p $(VMLINUX_DIR)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX_H)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)
@@ -144,6 +148,28 @@ soak: all
 	$(Q)SOAK_CYCLES=$(SOAK_CYCLES) /usr/bin/python3 -m pytest -p no:cacheprovider -s \
 		tests/integration/test_hardening.py -k soak
 
+$(OUTPUT)/bench/%.bpf.o: bench/%.bpf.c $(VMLINUX_H) Makefile | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
+
+$(OUTPUT)/bench/%.o: bench/%.c Makefile | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench -pthread -MMD -MP -c $< -o $@
+
+$(OUTPUT)/bench/skb_attach.o: $(OUTPUT)/bench/skb_filter.skel.h
+
+$(BENCH_BIN): $(BENCH_OBJS) $(OUTPUT)/user/format.o $(OUTPUT)/user/cgroup.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -pthread $^ $(DEP_LIBS) -lm -o $@
+
+# Benchmarks as root, not part of check: installs what is missing, builds, and
+# writes .output/bench/results/report.md. BENCHMARKS.md describes them.
+bench:
+	$(Q)./bench/deps.sh
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/mcguard $(BENCH_BIN)
+	$(Q)./bench/run.sh
+
 # Install the build and test packages that are missing (Debian and Ubuntu).
 deps:
 	$(Q)./tests/deps.sh
@@ -176,4 +202,5 @@ install: $(OUTPUT)/mcguard
 clean:
 	rm -rf $(OUTPUT)
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/faults/*.d $(OUTPUT)/tests/*.d)
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/faults/*.d $(OUTPUT)/tests/*.d \
+		   $(OUTPUT)/bench/*.d)
