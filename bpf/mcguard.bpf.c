@@ -91,6 +91,24 @@ static __always_inline __u8 mcg_verdict_counter(__u8 verdict)
 	}
 }
 
+/*
+ * Submit an event without waking the reader, except for the one event that
+ * takes the ring's fill past the threshold: waking on every event above it
+ * would cost each denied call about 6 us while the reader is behind
+ * (bench/, BENCHMARKS.md). The reader's drain timer picks up the rest.
+ */
+static __always_inline void mcg_submit(struct mcg_event *event)
+{
+	__u64 avail = bpf_ringbuf_query(&mcg_events, BPF_RB_AVAIL_DATA);
+	/* A ring record is the event plus an 8-byte header, rounded to 8 bytes. */
+	__u64 record = sizeof(*event) + 8;
+
+	bpf_ringbuf_submit(event, avail > MCG_RING_WAKEUP_BYTES &&
+					  avail <= MCG_RING_WAKEUP_BYTES + record
+				  ? BPF_RB_FORCE_WAKEUP
+				  : BPF_RB_NO_WAKEUP);
+}
+
 /* Count a decision and send its event; a full ring buffer only costs the event. */
 static __always_inline void mcg_report(const struct mcg_policy *policy, const struct mcg_call *call,
 				       __u8 verdict)
@@ -119,10 +137,7 @@ static __always_inline void mcg_report(const struct mcg_policy *policy, const st
 	__builtin_memcpy(event->addr, call->ip6, sizeof(event->addr));
 	__builtin_memcpy(event->new_addr, call->new_ip6, sizeof(event->new_addr));
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
-	bpf_ringbuf_submit(event, bpf_ringbuf_query(&mcg_events, BPF_RB_AVAIL_DATA) >
-					  MCG_RING_WAKEUP_BYTES
-				  ? BPF_RB_FORCE_WAKEUP
-				  : BPF_RB_NO_WAKEUP);
+	mcg_submit(event);
 }
 
 /* A call that no loopback rule and no allow-list entry let through. */
