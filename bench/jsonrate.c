@@ -7,7 +7,7 @@
  * events:
  *
  *   json-as-shipped  mcg_event_json() with both cgroup paths from
- *                    mcg_cgroup_path_by_id(), json_object_to_json_string_ext(),
+ *                    mcg_cgroup_name_by_id(), json_object_to_json_string_ext(),
  *                    printf() to a line-buffered stream, json_object_put()
  *   json-buffered    the same into a fully buffered stream
  *   json-no-output   the same without printf()
@@ -74,13 +74,13 @@ static uint64_t format_all(enum mode mode, const struct mcg_event *events, size_
 		const char *text;
 
 		if (mode == TEXT_AS_SHIPPED) {
-			mcg_event_text(e, wall_ns, mcg_cgroup_path_by_id(e->cgroup_id), line,
+			mcg_event_text(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id), line,
 				       sizeof(line));
 			fprintf(out, "%s\n", line);
 			continue;
 		}
-		obj = mcg_event_json(e, wall_ns, mcg_cgroup_path_by_id(e->cgroup_id),
-				     mcg_cgroup_path_by_id(e->guard_cgroup_id));
+		obj = mcg_event_json(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id),
+				     mcg_cgroup_name_by_id(e->guard_cgroup_id));
 		if (!obj)
 			die(ENOMEM, "mcg_event_json");
 		text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |

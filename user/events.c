@@ -295,7 +295,6 @@ int mcg_event_reader_drain(struct mcg_event_reader *reader)
 {
 	int err = ring_buffer__consume(reader->rb);
 
-	/* Output is fully buffered and written once per drain, not once per line. */
 	fflush(stdout);
 
 	if (err < 0) {
@@ -396,8 +395,7 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	/* No SA_RESTART: a signal must interrupt the poll. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	/* Each drain flushes; line buffering would cost a write per event in a flood. */
-	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	err = stream(reader, cli->json);
 	mcg_event_reader_free(reader);
