@@ -91,14 +91,14 @@ enum mcg_mode {
 	MCG_MODE_AUDIT = 1,   /* allow, and report what enforce would deny */
 };
 
-/* What a bind to a wildcard address (0.0.0.0, ::, ::ffff:0.0.0.0) gets. */
+/* Handling of a bind to a wildcard address (0.0.0.0, ::, ::ffff:0.0.0.0). */
 enum mcg_wildcard {
 	MCG_WILDCARD_DENY = 0,     /* EPERM, the zero value */
 	MCG_WILDCARD_LOOPBACK = 1, /* rewritten to a loopback address */
 };
 
 /*
- * Where a rewritten bind to "::" goes. One socket cannot listen on both
+ * Target of a rewritten bind to "::". One socket cannot listen on both
  * loopback families, so the policy picks one. A socket with IPV6_V6ONLY set
  * cannot take a mapped address and always goes to ::1.
  */

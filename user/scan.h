@@ -94,7 +94,7 @@ bool mcg_sock_local_is_loopback(const struct mcg_diag_sock *sock);
 bool mcg_sock_escapes(const struct mcg_diag_sock *sock, const struct mcg_policy *policy,
 		      int *bound);
 
-/* What "scan --destroy" did with an escaped socket. */
+/* Outcome of "scan --destroy" for one escaped socket. */
 enum mcg_destroy_result {
 	MCG_DESTROY_NOT_TRIED = 0,
 	MCG_DESTROY_CLOSED,
