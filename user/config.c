@@ -19,7 +19,7 @@ static const char *const kube_keys[] = { "selector",	  "node_name",	   "cgroup_r
 					 "events",	  "mode",	   "wildcard",
 					 "wildcard6",	  "allow_connect", "allow_bind",
 					 "backstop" };
-static const char *const guard_keys[] = { "match",	   "unit",	 "mode",     "wildcard",
+static const char *const guard_keys[] = { "match",	   "unit",	 "container",	 "mode",     "wildcard",
 					  "wildcard6",	   "allow_connect", "allow_bind", "backstop",
 					  "force" };
 
@@ -176,7 +176,7 @@ static int parse_guard(config_setting_t *guard, int index, struct mcg_guard_rule
 		       const char *path, char *error, size_t size)
 {
 	int line = config_setting_source_line(guard), force, err;
-	const char *match, *unit;
+	const char *match, *unit, *container;
 	char where[32];
 
 	memset(rule, 0, sizeof(*rule));
@@ -192,12 +192,15 @@ static int parse_guard(config_setting_t *guard, int index, struct mcg_guard_rule
 	err = get_string(guard, "match", &match, path, error, size);
 	if (!err)
 		err = get_string(guard, "unit", &unit, path, error, size);
+	if (!err)
+		err = get_string(guard, "container", &container, path, error, size);
 	if (err)
 		return err;
-	if (!match == !unit)
+	if (!!match + !!unit + !!container != 1)
 		return config_error(error, size, path, line,
-				    "%s needs exactly one of \"match\" (a cgroup path glob) and \"unit\" (a unit name glob)",
+				    "%s needs exactly one of \"match\" (a cgroup path glob), \"unit\" (a unit name glob) and \"container\" (a container name glob)",
 				    where);
+	snprintf(rule->container, sizeof(rule->container), "%s", container ? container : "");
 	if (match && (match[0] == '\0' || !strcmp(match, "/")))
 		return config_error(error, size, path, line,
 				    "%s: match \"%s\" would guard the cgroup2 root; name the catcher's cgroup",
@@ -427,6 +430,8 @@ bool mcg_rule_matches(const struct mcg_guard_rule *rule, const char *rel)
 
 	if (!path[0])
 		return false; /* never the cgroup2 root */
+	if (rule->container[0])
+		return false;
 	if (rule->match[0]) {
 		const char *glob = rule->match[0] == '/' ? rule->match + 1 : rule->match;
 

@@ -21,6 +21,7 @@
 struct mcg_guard_rule {
 	char match[PATH_MAX]; /* glob over cgroup paths below the mount, or "" */
 	char unit[256];       /* glob over the last path element (a unit name), or "" */
+	char container[256];  /* glob over Docker or Podman container names, or "" */
 	bool force;           /* accept cgroups with busy children */
 	struct mcg_policy policy;
 	int line;             /* where the entry starts in the file; 0 from the command line */
@@ -67,7 +68,11 @@ int mcg_config_add_rule(struct mcg_config *config, const struct mcg_guard_rule *
 
 void mcg_config_free(struct mcg_config *config);
 
-/* Does the rule cover the cgroup at rel ("/a/b", below the mount)? */
+/*
+ * Does the rule cover the cgroup at rel ("/a/b", below the mount)? Always
+ * false for a container rule, whose name needs the engine: the daemon
+ * matches those itself.
+ */
 bool mcg_rule_matches(const struct mcg_guard_rule *rule, const char *rel);
 
 #endif

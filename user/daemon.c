@@ -7,6 +7,7 @@
  * the daemon being alive.
  */
 #include <errno.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +23,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
+#include "engine.h"
+#include "target.h"
 #include "cli.h"
 #include "config.h"
 #include "daemon.h"
@@ -141,11 +144,63 @@ static int load_config(struct daemon *d, struct mcg_config *config)
 	return 0;
 }
 
+/* Names of containers by ID, as the engine gave them; "" for an ID no engine knows. */
+#define CONTAINER_CACHE_SIZE 64
+static struct {
+	char id[MCG_CONTAINER_ID_LEN + 1];
+	char name[256];
+} container_cache[CONTAINER_CACHE_SIZE];
+static unsigned int container_cache_next;
+
+/*
+ * The container name of a cgroup named by an engine's scheme
+ * (docker-ID.scope, libpod-ID, ...), or NULL. Each ID asks the engine once.
+ */
+static const char *container_name_of(const char *rel)
+{
+	char copy[PATH_MAX], id[MCG_CONTAINER_ID_LEN + 1];
+	char *name, *parent;
+	unsigned int slot;
+
+	snprintf(copy, sizeof(copy), "%s", rel);
+	name = strrchr(copy, '/');
+	if (!name)
+		return NULL;
+	*name++ = '\0';
+	parent = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+	if (!mcg_container_cgroup_scheme(parent, name, id))
+		return NULL;
+	for (unsigned int i = 0; i < CONTAINER_CACHE_SIZE; i++)
+		if (!strcmp(container_cache[i].id, id))
+			return container_cache[i].name[0] ? container_cache[i].name : NULL;
+
+	slot = container_cache_next++ % CONTAINER_CACHE_SIZE;
+	snprintf(container_cache[slot].id, sizeof(container_cache[slot].id), "%s", id);
+	if (mcg_container_name_by_id(id, container_cache[slot].name,
+				     sizeof(container_cache[slot].name))) {
+		container_cache[slot].name[0] = '\0';
+		pr_warn("container %.12s in %s: no engine knows it, so container rules do not match it",
+			id, rel);
+		return NULL;
+	}
+	return container_cache[slot].name;
+}
+
 const struct mcg_guard_rule *mcg_daemon_rule_for(struct daemon *d, const char *rel)
 {
-	for (size_t i = 0; i < d->config.rule_count; i++)
-		if (mcg_rule_matches(&d->config.rules[i], rel))
-			return &d->config.rules[i];
+	for (size_t i = 0; i < d->config.rule_count; i++) {
+		const struct mcg_guard_rule *rule = &d->config.rules[i];
+		const char *container;
+
+		if (rule->container[0]) {
+			container = container_name_of(rel);
+			if (container && !fnmatch(rule->container, container, 0))
+				return rule;
+			continue;
+		}
+		if (mcg_rule_matches(rule, rel))
+			return rule;
+	}
 	return NULL;
 }
 

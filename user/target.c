@@ -412,3 +412,17 @@ int mcg_target_resolve(const struct mcg_cli *cli, struct mcg_target *target)
 		detect_container(target);
 	return code;
 }
+
+int mcg_container_name_by_id(const char *id, char *name, size_t size)
+{
+	struct mcg_target target;
+
+	memset(&target, 0, sizeof(target));
+	inspect_container(id, &target);
+	if (!target.engine_answered)
+		return -ENOENT;
+	/* Docker names start with "/", Podman names do not. */
+	snprintf(name, size, "%s",
+		 target.container.name[0] == '/' ? target.container.name + 1 : target.container.name);
+	return 0;
+}

@@ -36,4 +36,11 @@ int mcg_target_resolve(const struct mcg_cli *cli, struct mcg_target *target);
 /* Does cli name its target by an option rather than by the operand? */
 bool mcg_target_by_option(const struct mcg_cli *cli);
 
+/*
+ * The name of the container with this full ID, from `docker` or `podman
+ * container inspect`, without Docker's leading "/". Returns 0, or -ENOENT
+ * when no engine knows the ID.
+ */
+int mcg_container_name_by_id(const char *id, char *name, size_t size);
+
 #endif

@@ -40,9 +40,12 @@ BIND_ANY = textwrap.dedent("""\
 class Daemon:
     """An mcguard daemon started by the test, with its log collected."""
 
-    def __init__(self, env, *args, notify_socket=None):
+    def __init__(self, env, *args, notify_socket=None, env_extra=None):
         self.env = env
-        extra = {"env": dict(os.environ, NOTIFY_SOCKET=notify_socket)} if notify_socket else {}
+        variables = dict(env_extra or {})
+        if notify_socket:
+            variables["NOTIFY_SOCKET"] = notify_socket
+        extra = {"env": dict(os.environ, **variables)} if variables else {}
         self.process = env.in_guarded(None, env.mcguard_argv("daemon", *args), **extra)
         self.log = []
         self._partial = b""
@@ -376,3 +379,36 @@ def test_journal_priority_prefixes(env, tmp_path):
 
     assert any(line.startswith("<6>mcguard: started") for line in lines), lines
     assert any(line.startswith("<6>mcguard: guarding") for line in lines)
+
+
+def test_container_rule_matches_name(env, daemons, tmp_path):
+    from test_verify import docker_inspect
+
+    matching, other = "ab" * 32, "cd" * 32
+    documents = {matching: docker_inspect(matching, 0, [], name="/mailpit-dev"),
+                 other: docker_inspect(other, 0, [], name="/postgres")}
+    for container_id, document in documents.items():
+        (tmp_path / f"{container_id}.json").write_text(json.dumps(document))
+    # A stand-in docker CLI: no engine runs here.
+    docker = tmp_path / "docker"
+    docker.write_text(textwrap.dedent(f"""\
+        #!/bin/sh
+        [ "$1 $2 $3" = "container inspect --" ] || exit 64
+        [ -f "{tmp_path}/$4.json" ] || {{ echo "Error: No such container: $4" >&2; exit 1; }}
+        cat "{tmp_path}/$4.json"
+    """))
+    docker.chmod(0o755)
+    config = tmp_path / "mcguard.conf"
+    config.write_text('guards = ( { container = "mailpit*"; wildcard = "loopback"; } );\n')
+    path = f"{tmp_path}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    daemon = Daemon(env, "--config", str(config), env_extra={"PATH": path})
+    daemons.append(daemon)
+
+    guarded = env.cgroup(f"system.slice/docker-{matching}.scope")
+    unguarded = env.cgroup(f"system.slice/docker-{other}.scope")
+    daemon.wait_log(f"docker-{matching}.scope")
+    time.sleep(0.5)
+    status = env.status()
+
+    assert status[env.relative(guarded)]["wildcard"] == "loopback"
+    assert env.relative(unguarded) not in status

@@ -81,6 +81,7 @@ static void test_config_rejects_with_line(void **state)
 	} cases[] = {
 		{ "guards = (\n { match = \"a\";\n  colour = \"red\"; } );\n", ":3: unknown key \"colour\"" },
 		{ "guards = ( { match = \"a\"; unit = \"b\"; } );\n", "exactly one of" },
+		{ "guards = ( { unit = \"a\"; container = \"b\"; } );\n", "exactly one of" },
 		{ "guards = ( { match = \"a\"; backstop = \"yes\"; } );\n", "backstop must be true or false" },
 		{ "guards = ( { match = \"a\"; allow_bind = [ \"::/0\" ]; backstop = true; } );\n",
 		  "cannot go with allow-lists" },
@@ -165,6 +166,9 @@ static void test_rule_matching(void **state)
 	assert_true(mcg_rule_matches(&unit, "/system.slice/mailpit.service"));
 	assert_false(mcg_rule_matches(&unit, "/system.slice/sshd.service"));
 	assert_false(mcg_rule_matches(&unit, "/"));
+	/* Container rules need the engine; the daemon matches them, never this function. */
+	struct mcg_guard_rule container = { .container = "*" };
+	assert_false(mcg_rule_matches(&container, "/system.slice/docker-ab.scope"));
 }
 
 int main(void)
