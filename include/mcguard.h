@@ -21,7 +21,7 @@
  *   policy is the strictest one (enforce, wildcard binds denied, no
  *   allow-list entries), so a guard fails closed until user space writes the
  *   real policy. User space replaces the policy with one map update, which
- *   the kernel swaps in as a whole: a program never sees a torn policy.
+ *   the kernel swaps in as a whole, so a program never reads a torn policy.
  * - Addresses are in network byte order, as the kernel passes them in
  *   struct bpf_sock_addr. An IPv4 address sits in the first 32-bit word.
  *   Ports are in host byte order. Port ranges include both ends.

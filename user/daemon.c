@@ -144,7 +144,7 @@ static int load_config(struct daemon *d, struct mcg_config *config)
 	return 0;
 }
 
-/* Names of containers by ID, as the engine gave them; "" for an ID no engine knows. */
+/* Container names by ID, as the engine printed them; "" for an ID that no engine found. */
 #define CONTAINER_CACHE_SIZE 64
 static struct {
 	char id[MCG_CONTAINER_ID_LEN + 1];
@@ -154,7 +154,7 @@ static unsigned int container_cache_next;
 
 /*
  * The container name of a cgroup named by an engine's scheme
- * (docker-ID.scope, libpod-ID, ...), or NULL. Each ID asks the engine once.
+ * (docker-ID.scope, libpod-ID, ...), or NULL. The engine is run once per ID.
  */
 static const char *container_name_of(const char *rel)
 {
@@ -179,7 +179,7 @@ static const char *container_name_of(const char *rel)
 	if (mcg_container_name_by_id(id, container_cache[slot].name,
 				     sizeof(container_cache[slot].name))) {
 		container_cache[slot].name[0] = '\0';
-		pr_warn("container %.12s in %s: no engine knows it, so container rules do not match it",
+		pr_warn("container %.12s in %s: no engine found it, so container rules do not match it",
 			id, rel);
 		return NULL;
 	}
@@ -766,7 +766,7 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		}
 	}
 
-	/* "started" follows the first scan: from then on inotify sees every new cgroup. */
+	/* "started" follows the first scan: from then on inotify reports every new cgroup. */
 	reconcile(&d);
 	pr_info("started: %zu guard rule%s%s, pin root %s, rescan every %u s", d.config.rule_count,
 		d.config.rule_count == 1 ? "" : "s",

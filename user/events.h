@@ -28,7 +28,7 @@ struct mcg_event_reader_opts {
 
 /*
  * Open the ring buffer of state as its single reader. Fails when another
- * reader holds it. Logs its own errors; returns NULL with errno set.
+ * reader has it open. Logs its own errors; returns NULL with errno set.
  */
 struct mcg_event_reader *mcg_event_reader_new(struct mcg_state *state,
 					      const struct mcg_event_reader_opts *opts);

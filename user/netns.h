@@ -34,7 +34,7 @@ bool mcg_netns_is_own(const char *path);
 int mcg_netns_collect(const char *path, int (*fn)(int out, void *arg), void *arg, char **data,
 		      size_t *len);
 
-/* What mcg_netns_exec returns about a finished tool. */
+/* The outcome of a tool that mcg_netns_exec ran. */
 struct mcg_exec_result {
 	char *output;       /* stdout, NUL-terminated; the caller frees it */
 	size_t len;

@@ -85,7 +85,10 @@ static int resolve_parent(struct mcg_cli *cli, struct mcg_cgroup *parent)
 	return 0;
 }
 
-/* Create PARENT/run-PID and guard it. On failure nothing is left behind. */
+/*
+ * Create PARENT/run-PID and guard it. On failure the cgroup and any pins it
+ * made are removed; only the default parent, once made, stays.
+ */
 static int create_guarded_cgroup(struct mcg_cli *cli, struct mcg_cgroup *cg, bool *created_state)
 {
 	char path[PATH_MAX + 32], error[PATH_MAX + 128];

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include "mcguard.h"
 
-/* Longest text mcg_spec_format writes, with the terminating NUL. */
+/* Maximum length of the text mcg_spec_format writes, with the terminating NUL. */
 #define MCG_SPEC_MAX 72
 
 /*

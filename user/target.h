@@ -39,7 +39,7 @@ bool mcg_target_by_option(const struct mcg_cli *cli);
 /*
  * The name of the container with this full ID, from `docker` or `podman
  * container inspect`, without Docker's leading "/". Returns 0, or -ENOENT
- * when no engine knows the ID.
+ * when no engine finds the ID.
  */
 int mcg_container_name_by_id(const char *id, char *name, size_t size);
 
