@@ -300,9 +300,37 @@ static void print_guard_text(const struct guard_view *view)
 		       view->policy.wildcard6 == MCG_WILDCARD6_IPV6 ? "::1" : "::ffff:127.0.0.1");
 }
 
+/*
+ * The common start of status and scan: at most one CGROUP operand, root, and
+ * the cgroup2 mount. Returns 0, or the exit code to stop with.
+ */
+static int prepare_guard_listing(struct mcg_cli *cli, struct mcg_cgroup *cg, char *mount_point,
+				 size_t size)
+{
+	char error[PATH_MAX + 128];
+	int code;
+
+	if (cli->argc > 1) {
+		pr_err("'mcguard %s' takes at most one CGROUP", cli->command);
+		return MCG_EXIT_USAGE;
+	}
+	if (cli->argc == 1 && mcg_cgroup_resolve(cli->argv[0], cg, error, sizeof(error))) {
+		pr_err("%s", error);
+		return MCG_EXIT_USAGE;
+	}
+	code = mcg_require_root(cli);
+	if (code)
+		return code;
+	if (mcg_cgroup_mount(mount_point, size)) {
+		pr_err("no cgroup2 filesystem is mounted");
+		return MCG_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 int mcg_cmd_status(struct mcg_cli *cli)
 {
-	char mount_point[PATH_MAX], error[PATH_MAX + 128];
+	char mount_point[PATH_MAX];
 	struct mcg_state state;
 	struct mcg_cgroup cg;
 	json_object *root = NULL, *array = NULL;
@@ -310,21 +338,9 @@ int mcg_cmd_status(struct mcg_cli *cli)
 	__u64 *ids = NULL;
 	int code, err;
 
-	if (cli->argc > 1) {
-		pr_err("'mcguard status' takes at most one CGROUP");
-		return MCG_EXIT_USAGE;
-	}
-	if (cli->argc == 1 && mcg_cgroup_resolve(cli->argv[0], &cg, error, sizeof(error))) {
-		pr_err("%s", error);
-		return MCG_EXIT_USAGE;
-	}
-	code = mcg_require_root(cli);
+	code = prepare_guard_listing(cli, &cg, mount_point, sizeof(mount_point));
 	if (code)
 		return code;
-	if (mcg_cgroup_mount(mount_point, sizeof(mount_point))) {
-		pr_err("no cgroup2 filesystem is mounted");
-		return MCG_EXIT_FAILURE;
-	}
 
 	err = mcg_state_open(&state, cli->pin_root, false);
 	if (err && err != -ENOENT)
@@ -375,28 +391,16 @@ int mcg_cmd_status(struct mcg_cli *cli)
 
 int mcg_cmd_scan(struct mcg_cli *cli)
 {
-	char mount_point[PATH_MAX], error[PATH_MAX + 128], path[PATH_MAX * 2];
+	char mount_point[PATH_MAX], path[PATH_MAX * 2];
 	struct mcg_state state;
 	struct mcg_cgroup cg;
 	size_t count = 0;
 	__u64 *ids = NULL;
 	int code, err, total = 0, total_closed = 0;
 
-	if (cli->argc > 1) {
-		pr_err("'mcguard scan' takes at most one CGROUP");
-		return MCG_EXIT_USAGE;
-	}
-	if (cli->argc == 1 && mcg_cgroup_resolve(cli->argv[0], &cg, error, sizeof(error))) {
-		pr_err("%s", error);
-		return MCG_EXIT_USAGE;
-	}
-	code = mcg_require_root(cli);
+	code = prepare_guard_listing(cli, &cg, mount_point, sizeof(mount_point));
 	if (code)
 		return code;
-	if (mcg_cgroup_mount(mount_point, sizeof(mount_point))) {
-		pr_err("no cgroup2 filesystem is mounted");
-		return MCG_EXIT_FAILURE;
-	}
 	err = mcg_state_open(&state, cli->pin_root, false);
 	if (err == -ENOENT) {
 		pr_info("no guards under %s", cli->pin_root);
