@@ -107,11 +107,13 @@ static void print_event(struct mcg_event_reader *reader, const struct mcg_event 
 /* Report how many repeats of a guard's last event were folded, and reset the count. */
 static void flush_folded(struct mcg_event_reader *reader, struct guard_seen *seen)
 {
-	const char *guard = mcg_cgroup_name_by_id(seen->guard_id);
+	const char *guard;
 	char time[40];
 
+	/* Called for every guard once a second: name the guard only when there is a line to print. */
 	if (!seen->folded)
 		return;
+	guard = mcg_cgroup_name_by_id(seen->guard_id);
 	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));
 	if (reader->opts.json) {
 		json_object *obj = json_object_new_object();
