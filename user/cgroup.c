@@ -2,7 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,29 +184,225 @@ int mcg_cgroup_find_populated_child(const char *path, char *child, size_t size)
 	return found;
 }
 
-/* Id-to-path cache for event output; old entries are overwritten round-robin. */
-#define PATH_CACHE_SIZE 64
+/*
+ * Id-to-path cache, filled by walks of the whole cgroup2 tree. On 64-bit
+ * kernels a cgroup's id is its inode number, and kernfs reports it as d_ino,
+ * so a walk names every cgroup with one getdents per directory and no stat.
+ * A daemon or `status` looks up hundreds of guards in a row, and the event
+ * reader looks up every event's cgroup. One walk serves them all.
+ *
+ * Cgroup ids are never reused, so an id that a complete walk did not find
+ * stays missing: the entry is marked gone and the id is not walked for again.
+ * A gone entry keeps its path for naming until the walk after next drops it,
+ * which bounds the table on hosts with cgroup churn and keeps a path that a
+ * caller holds valid across one more lookup.
+ */
+struct path_entry {
+	__u64 id;		 /* 0 marks a free slot */
+	char *rel;		 /* below the mount, "/" for the root; NULL when never seen */
+	unsigned int generation; /* the walk that last saw the cgroup, or marked it gone */
+	bool gone;		 /* a complete walk did not find it */
+};
 
 static struct {
-	__u64 id;
-	char rel[PATH_MAX];
-} path_cache[PATH_CACHE_SIZE];
-static unsigned int path_cache_next;
+	struct path_entry *slots;
+	size_t capacity; /* a power of two */
+	size_t used;
+	unsigned int generation;
+	/* Paths replaced after a rename, freed at the walk after next like gone entries. */
+	struct retired_path {
+		char *rel;
+		unsigned int generation;
+	} *retired;
+	size_t retired_count;
+} path_cache;
 
-static __u64 walk_wanted_id;
-static char walk_found[PATH_MAX];
-
-static int walk_visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
+static size_t path_slot(__u64 id, size_t capacity)
 {
-	__u64 id = 0;
+	/* Fibonacci hashing: ids of one subtree are close together. */
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (capacity - 1);
+}
 
-	(void)ftw;
-	if (type != FTW_D || st->st_ino != (ino_t)walk_wanted_id)
-		return 0;
-	if (mcg_cgroup_id(path, &id) || id != walk_wanted_id)
-		return 0;
-	snprintf(walk_found, sizeof(walk_found), "%s", path);
-	return 1;
+static struct path_entry *path_find(__u64 id)
+{
+	size_t mask = path_cache.capacity - 1;
+
+	if (!path_cache.capacity)
+		return NULL;
+	for (size_t i = path_slot(id, path_cache.capacity);; i = (i + 1) & mask) {
+		if (path_cache.slots[i].id == id)
+			return &path_cache.slots[i];
+		if (!path_cache.slots[i].id)
+			return NULL;
+	}
+}
+
+/* Move the entries into a table of the given capacity. drop_gone drops those gone before the last walk. */
+static int path_rehash(size_t capacity, bool drop_gone)
+{
+	struct path_entry *old = path_cache.slots, *slots = calloc(capacity, sizeof(*slots));
+	size_t old_capacity = path_cache.capacity;
+
+	if (!slots)
+		return -ENOMEM;
+	path_cache.slots = slots;
+	path_cache.capacity = capacity;
+	path_cache.used = 0;
+	for (size_t i = 0; i < old_capacity; i++) {
+		struct path_entry *entry = &old[i];
+		size_t j;
+
+		if (!entry->id)
+			continue;
+		if (drop_gone && entry->gone && entry->generation != path_cache.generation) {
+			free(entry->rel);
+			continue;
+		}
+		for (j = path_slot(entry->id, capacity); slots[j].id; j = (j + 1) & (capacity - 1))
+			;
+		slots[j] = *entry;
+		path_cache.used++;
+	}
+	free(old);
+	return 0;
+}
+
+/* The entry of id, added (with no path) when missing; NULL only without memory. */
+static struct path_entry *path_get(__u64 id)
+{
+	struct path_entry *entry = path_find(id);
+	size_t i;
+
+	if (entry)
+		return entry;
+	/* Keep the table at most half full so probes stay short. */
+	if ((path_cache.used + 1) * 2 > path_cache.capacity &&
+	    path_rehash(path_cache.capacity ? path_cache.capacity * 2 : 256, false))
+		return NULL;
+	for (i = path_slot(id, path_cache.capacity); path_cache.slots[i].id;
+	     i = (i + 1) & (path_cache.capacity - 1))
+		;
+	path_cache.slots[i] = (struct path_entry){ .id = id };
+	path_cache.used++;
+	return &path_cache.slots[i];
+}
+
+static void path_seen(__u64 id, const char *rel)
+{
+	struct path_entry *entry = path_get(id);
+
+	if (!entry)
+		return;
+	if (!entry->rel || strcmp(entry->rel, rel)) {
+		char *copy = strdup(rel);
+
+		if (!copy)
+			return;
+		if (entry->rel) {
+			struct retired_path *retired = realloc(path_cache.retired,
+							       (path_cache.retired_count + 1) * sizeof(*retired));
+
+			if (!retired) {
+				free(copy);
+				return;
+			}
+			path_cache.retired = retired;
+			retired[path_cache.retired_count++] =
+				(struct retired_path){ entry->rel, path_cache.generation };
+		}
+		entry->rel = copy;
+	}
+	entry->generation = path_cache.generation;
+	entry->gone = false;
+}
+
+/*
+ * Record dir_fd's subdirectories, and theirs, with rel (of length len, in a
+ * PATH_MAX buffer) as the path of dir_fd. Takes ownership of dir_fd.
+ * Returns -1 when a directory could not be read.
+ */
+static int walk_dir(int dir_fd, char *rel, size_t len)
+{
+	DIR *dir = fdopendir(dir_fd);
+	struct dirent *entry;
+	int err = 0;
+
+	if (!dir) {
+		close(dir_fd);
+		return -1;
+	}
+	while ((entry = readdir(dir))) {
+		size_t name_len = strlen(entry->d_name);
+		int child;
+
+		if (entry->d_type != DT_DIR || !strcmp(entry->d_name, ".") ||
+		    !strcmp(entry->d_name, ".."))
+			continue;
+		if (len + 1 + name_len >= PATH_MAX) {
+			err = -1;
+			continue;
+		}
+		rel[len] = '/';
+		memcpy(rel + len + 1, entry->d_name, name_len + 1);
+		path_seen(entry->d_ino, rel);
+		child = openat(dirfd(dir), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		/* A cgroup removed since readdir() listed it is no error. */
+		if (child >= 0 ? walk_dir(child, rel, len + 1 + name_len) : errno != ENOENT)
+			err = -1;
+		rel[len] = '\0';
+	}
+	closedir(dir);
+	return err;
+}
+
+/* Free the paths retired before the last walk. */
+static void free_retired_paths(void)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < path_cache.retired_count; i++) {
+		if (path_cache.retired[i].generation != path_cache.generation)
+			free(path_cache.retired[i].rel);
+		else
+			path_cache.retired[kept++] = path_cache.retired[i];
+	}
+	path_cache.retired_count = kept;
+}
+
+/* Name every cgroup below mount_point; returns -1 when the walk was incomplete. */
+static int walk_tree(const char *mount_point)
+{
+	static char rel[PATH_MAX];
+	struct stat st;
+	int fd = open(mount_point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st)) {
+		close(fd);
+		return -1;
+	}
+	if (path_cache.capacity && path_rehash(path_cache.capacity, true)) {
+		close(fd);
+		return -1;
+	}
+	free_retired_paths();
+	path_cache.generation++;
+	path_seen(st.st_ino, "/");
+	rel[0] = '\0';
+	if (walk_dir(fd, rel, 0))
+		return -1;
+
+	/* What this complete walk did not see was removed. */
+	for (size_t i = 0; i < path_cache.capacity; i++) {
+		struct path_entry *entry = &path_cache.slots[i];
+
+		if (entry->id && !entry->gone && entry->generation != path_cache.generation) {
+			entry->gone = true;
+			entry->generation = path_cache.generation;
+		}
+	}
+	return 0;
 }
 
 /*
@@ -222,32 +418,39 @@ static bool cached_path_valid(const char *mount_point, const char *rel, __u64 id
 	return !stat(path, &st) && st.st_ino == (ino_t)id;
 }
 
-/* Look id up in the cache (checking that it still exists when validate) or the tree. */
+/*
+ * Look id up in the cache or, on a miss, walk the tree. With validate, a
+ * cached path is checked to still belong to id, and a removed cgroup has
+ * none. Without it, a removed cgroup keeps the path it was cached with.
+ */
 static const char *lookup_path(__u64 id, bool validate)
 {
 	/* Read once: event output calls this for every event. */
 	static char mount_point[PATH_MAX];
-	const char *rel;
-	unsigned int slot;
+	struct path_entry *entry;
+	bool complete;
 
 	if (!id || (!mount_point[0] && mcg_cgroup_mount(mount_point, sizeof(mount_point))))
 		return NULL;
-	for (unsigned int i = 0; i < PATH_CACHE_SIZE; i++)
-		if (path_cache[i].id == id &&
-		    (!validate || cached_path_valid(mount_point, path_cache[i].rel, id)))
-			return path_cache[i].rel;
+	entry = path_find(id);
+	if (entry && entry->gone)
+		return validate ? NULL : entry->rel;
+	if (entry && entry->rel &&
+	    (!validate || cached_path_valid(mount_point, entry->rel, id)))
+		return entry->rel;
 
-	/* On 64-bit kernels a cgroup's inode number is its id, so stat() finds it. */
-	walk_wanted_id = id;
-	walk_found[0] = '\0';
-	if (nftw(mount_point, walk_visit, 16, FTW_PHYS) != 1)
+	complete = !walk_tree(mount_point);
+	entry = complete ? path_get(id) : path_find(id);
+	if (!entry)
 		return NULL;
-
-	rel = walk_found + strlen(mount_point);
-	slot = path_cache_next++ % PATH_CACHE_SIZE;
-	path_cache[slot].id = id;
-	snprintf(path_cache[slot].rel, sizeof(path_cache[slot].rel), "%s", *rel ? rel : "/");
-	return path_cache[slot].rel;
+	if (!entry->rel && complete) {
+		/* Not in a complete walk: the cgroup was removed, or the id was never one. */
+		entry->gone = true;
+		entry->generation = path_cache.generation;
+	}
+	if (validate && (entry->gone || entry->generation != path_cache.generation))
+		return NULL;
+	return entry->rel;
 }
 
 const char *mcg_cgroup_path_by_id(__u64 id)

@@ -220,6 +220,20 @@ def test_status_text_lists_guard(env):
     assert any(line.split()[0] == env.relative(cgroup) for line in lines[1:])
 
 
+def test_status_names_many_guards(env):
+    # A hundred guards name a hundred cgroups, each by its own path.
+    cgroups = [env.cgroup(f"many-{i:03d}") for i in range(100)]
+    for cgroup in cgroups:
+        env.mcguard("attach", cgroup)
+
+    guards = env.status()
+
+    for cgroup in cgroups:
+        name = env.relative(cgroup)
+        assert name in guards
+        assert guards[name]["cgroup_id"] == mcgtest.cgroup_id(cgroup)
+
+
 def test_status_filter_by_cgroup(env):
     first, second = env.cgroup("a"), env.cgroup("b")
     env.mcguard("attach", first)
