@@ -167,7 +167,7 @@ $(BENCH_BIN): $(BENCH_OBJS) $(OUTPUT)/user/format.o $(OUTPUT)/user/cgroup.o
 # writes .output/bench/results/report.md. BENCHMARKS.md describes them.
 bench:
 	$(Q)./bench/deps.sh
-	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/mcguard $(BENCH_BIN)
+	$(Q)$(MAKE) --no-print-directory $(OUTPUT)/mcguard $(BENCH_BIN) $(OUTPUT)/bench/floor.bpf.o
 	$(Q)./bench/run.sh
 
 # Install the build and test packages that are missing (Debian and Ubuntu).

@@ -13,9 +13,10 @@
 # Results go to .output/bench/results/: one TSV per measurement, the
 # attached programs per configuration, and report.md with every table.
 #
-# Environment: MCGUARD, MCGBENCH (the binaries), BENCH_CPU (the CPU the
-# timed work runs on, default 1), BENCH_QUICK=1 (fewer cycles, for trying
-# the harness; the figures are then rough), BENCH_COMPARE (another mcguard
+# Environment: MCGUARD, MCGBENCH (the binaries), FLOOR_OBJ (bench/floor.bpf.c
+# built), BENCH_CPU (the CPU the timed work runs on, default 1),
+# BENCH_QUICK=1 (fewer cycles, for trying the harness; the figures are then
+# rough), BENCH_COMPARE (another mcguard
 # binary, such as a build of a proposed change: its guard is measured as
 # "guard-compare" in the same runs as the others, with its own pin root).
 set -uo pipefail
@@ -23,6 +24,7 @@ set -uo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MCGUARD=${MCGUARD:-$REPO_ROOT/.output/mcguard}
 MCGBENCH=${MCGBENCH:-$REPO_ROOT/.output/bench/mcgbench}
+FLOOR_OBJ=${FLOOR_OBJ:-$REPO_ROOT/.output/bench/floor.bpf.o}
 RESULTS=$REPO_ROOT/.output/bench/results
 CPU=${BENCH_CPU:-1}
 QUICK=${BENCH_QUICK:-0}
@@ -133,7 +135,8 @@ cleanup() {
 
 check_prerequisites() {
 	((EUID == 0)) || die "run as root (sudo make bench): the benchmarks create cgroups, namespaces and BPF programs"
-	[[ -x $MCGUARD && -x $MCGBENCH ]] || die "$MCGUARD or $MCGBENCH missing: run 'make bench', which builds them"
+	[[ -x $MCGUARD && -x $MCGBENCH && -f $FLOOR_OBJ ]] ||
+		die "$MCGUARD, $MCGBENCH or $FLOOR_OBJ missing: run 'make bench', which builds them"
 	[[ -z $COMPARE || -x $COMPARE ]] || die "BENCH_COMPARE=$COMPARE is not an executable mcguard binary"
 	CG_MOUNT=$(list_mounts | awk '$2 == "cgroup2" { print $1; exit }')
 	[[ -n $CG_MOUNT ]] || die "no cgroup2 filesystem in /proc/self/mountinfo: mount one with 'mount -t cgroup2 none /sys/fs/cgroup'"
@@ -182,6 +185,7 @@ make_cgroups() {
 	mkdir "$CG_ROOT" || die "mkdir $CG_ROOT failed"
 	for name in base base2 guard guard-allow guard-nobackstop nft skb \
 		only-sock-addr only-sock-ops only-sock-create only-setsockopt scale \
+		floor-create-noop floor-create-lo floor-sock-ops-noop \
 		${COMPARE:+guard-compare}; do
 		mkdir "$CG_ROOT/$name" || die "mkdir $CG_ROOT/$name failed"
 	done
@@ -213,6 +217,19 @@ attach_program_groups() {
 		bpftool cgroup attach "$CG_ROOT/only-sock-create" sock_create pinned "$progs/mcg_sock_create" multi &&
 		bpftool cgroup attach "$CG_ROOT/only-setsockopt" setsockopt pinned "$progs/mcg_setsockopt" multi ||
 		die "bpftool cgroup attach failed"
+}
+
+# Programs that do only what the kernel charges for (bench/floor.bpf.c), each
+# on a cgroup of its own, loaded and pinned by bpftool.
+attach_floor_programs() {
+	local progs=$PIN_DIR/floor
+	mkdir -p "$progs"
+	bpftool prog loadall "$FLOOR_OBJ" "$progs" ||
+		die "bpftool prog loadall $FLOOR_OBJ failed"
+	bpftool cgroup attach "$CG_ROOT/floor-create-noop" sock_create pinned "$progs/floor_create_noop" multi &&
+		bpftool cgroup attach "$CG_ROOT/floor-create-lo" sock_create pinned "$progs/floor_create_lo" multi &&
+		bpftool cgroup attach "$CG_ROOT/floor-sock-ops-noop" sock_ops pinned "$progs/floor_sock_ops_noop" multi ||
+		die "bpftool cgroup attach of the floor programs failed"
 }
 
 # The packet filters allow what guard-allow allows: loopback and the bulk peer.
@@ -319,6 +336,21 @@ run_breakdown() {
 		--config "$(config_arg only-sock-create only-sock-create "$NS_PLAIN")" \
 		--config "$(config_arg only-setsockopt only-setsockopt "$NS_PLAIN")" \
 		$(compare_config) >"$RESULTS/breakdown.tsv" || die "mcgbench ops (breakdown) failed"
+}
+
+# What the kernel charges for the hooks the guard uses, beside the guard's own
+# programs: an empty sock_create program, one that only binds the socket to lo,
+# and an empty sock_ops program.
+run_floor() {
+	log "per-operation cost of the kernel's share, $BREAKDOWN_CYCLES cycles per op"
+	"$MCGBENCH" ops --cpu "$CPU" --cycles "$BREAKDOWN_CYCLES" --op bind4,tcp4,udp4 \
+		--config "$(config_arg base base "$NS_PLAIN")" \
+		--config "$(config_arg floor-create-noop floor-create-noop "$NS_PLAIN")" \
+		--config "$(config_arg floor-create-lo floor-create-lo "$NS_PLAIN")" \
+		--config "$(config_arg only-sock-create only-sock-create "$NS_PLAIN")" \
+		--config "$(config_arg floor-sock-ops-noop floor-sock-ops-noop "$NS_PLAIN")" \
+		--config "$(config_arg only-sock-ops only-sock-ops "$NS_PLAIN")" \
+		>"$RESULTS/floor.tsv" || die "mcgbench ops (floor) failed"
 }
 
 run_bulk() {
@@ -527,6 +559,7 @@ main() {
 	make_cgroups
 	attach_guards
 	attach_program_groups
+	attach_floor_programs
 	attach_skb_filter
 	load_nft_ruleset
 	record_environment
@@ -535,6 +568,7 @@ main() {
 	run_scale_attach
 	run_ops
 	run_breakdown
+	run_floor
 	run_bulk
 	use_guard "$MCGUARD" "$PIN_ROOT" guard ""
 	run_events
