@@ -127,7 +127,7 @@ section_ops() {
 	printf '\n## The kernel'\''s share\n\n'
 	printf 'Programs of bench/floor.bpf.c that do only what the kernel charges for,\n'
 	printf 'beside the guard'\''s own: floor-create-noop runs an empty sock_create\n'
-	printf 'program, floor-create-lo one that only holds the socket to lo, and\n'
+	printf 'program, floor-create-lo one that only binds the socket to lo, and\n'
 	printf 'floor-sock-ops-noop an empty sock_ops program.\n'
 	ops_table floor.tsv bind4 tcp4 udp4
 }
