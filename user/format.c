@@ -56,18 +56,72 @@ const char *mcg_protocol_name(unsigned int protocol, char *buf, size_t size)
 
 char *mcg_format_time(unsigned long long wall_ns, char *buf, size_t size)
 {
-	time_t seconds = wall_ns / 1000000000ull;
-	struct tm tm;
-	char date[32];
+	/*
+	 * gmtime_r() and strftime() cost more than the rest of an event line.
+	 * A stream has many events per second, so each thread keeps the date
+	 * and time of the last second it formatted.
+	 */
+	static __thread unsigned long long cached_second = ~0ull;
+	static __thread char date[32];
+	static __thread size_t date_len;
+	unsigned long long second = wall_ns / 1000000000ull;
+	unsigned long micros = (wall_ns % 1000000000ull) / 1000;
+	char text[sizeof(date) + 8];
+	size_t len;
 
-	gmtime_r(&seconds, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%06lluZ", date, (wall_ns % 1000000000ull) / 1000);
+	if (second != cached_second) {
+		time_t seconds = second;
+		struct tm tm = { 0 };
+
+		gmtime_r(&seconds, &tm);
+		date_len = strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_second = second;
+	}
+	memcpy(text, date, date_len);
+	len = date_len;
+	text[len++] = '.';
+	for (int i = 5; i >= 0; i--) {
+		text[len + i] = '0' + micros % 10;
+		micros /= 10;
+	}
+	len += 6;
+	text[len++] = 'Z';
+
+	if (!size)
+		return buf;
+	if (len >= size)
+		len = size - 1;
+	memcpy(buf, text, len);
+	buf[len] = '\0';
 	return buf;
+}
+
+/* Dotted decimal, as inet_ntop() writes it but without its sprintf(); buf has room for 16 bytes. */
+static void format_ipv4(const __u8 addr[4], char *buf)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int byte = addr[i];
+
+		if (byte >= 100) {
+			buf[len++] = '0' + byte / 100;
+			byte %= 100;
+			buf[len++] = '0' + byte / 10;
+		} else if (byte >= 10) {
+			buf[len++] = '0' + byte / 10;
+		}
+		buf[len++] = '0' + byte % 10;
+		buf[len++] = i < 3 ? '.' : '\0';
+	}
 }
 
 char *mcg_format_addr(unsigned int family, const __u8 addr[16], char *buf, size_t size)
 {
+	if (family != MCG_FAMILY_IPV6 && size >= INET_ADDRSTRLEN) {
+		format_ipv4(addr, buf);
+		return buf;
+	}
 	if (!inet_ntop(family == MCG_FAMILY_IPV6 ? AF_INET6 : AF_INET, addr, buf, size))
 		snprintf(buf, size, "?");
 	return buf;

@@ -121,6 +121,42 @@ static void test_event_text_line(void **state)
 							   MCG_EVENT_TEXT_HEADER);
 }
 
+static void test_format_time_cached(void **state)
+{
+	char time[40], small[12];
+
+	(void)state;
+	assert_string_equal(mcg_format_time(SAMPLE_WALL_NS, time, sizeof(time)),
+			    "2026-12-04T20:31:02.123456Z");
+	/* The same second from the cache, then the next second and back. */
+	assert_string_equal(mcg_format_time(SAMPLE_WALL_NS + 876543000ull, time, sizeof(time)),
+			    "2026-12-04T20:31:02.999999Z");
+	assert_string_equal(mcg_format_time(SAMPLE_WALL_NS + 876544000ull, time, sizeof(time)),
+			    "2026-12-04T20:31:03.000000Z");
+	assert_string_equal(mcg_format_time(SAMPLE_WALL_NS - 123456789ull, time, sizeof(time)),
+			    "2026-12-04T20:31:02.000000Z");
+	assert_string_equal(mcg_format_time(0, time, sizeof(time)), "1970-01-01T00:00:00.000000Z");
+	assert_string_equal(mcg_format_time(SAMPLE_WALL_NS, small, sizeof(small)), "2026-12-04T");
+}
+
+static void test_format_addr_ipv4(void **state)
+{
+	static const char *const addresses[] = { "0.0.0.0", "255.255.255.255", "10.0.100.9",
+						 "192.0.2.1", "127.0.0.1", "1.20.199.90" };
+	__u8 addr[16] = { 0 };
+	char text[INET6_ADDRSTRLEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(addresses) / sizeof(addresses[0]); i++) {
+		assert_int_equal(inet_pton(AF_INET, addresses[i], addr), 1);
+		assert_string_equal(mcg_format_addr(MCG_FAMILY_IPV4, addr, text, sizeof(text)),
+				    addresses[i]);
+	}
+	inet_pton(AF_INET6, "2001:db8::25", addr);
+	assert_string_equal(mcg_format_addr(MCG_FAMILY_IPV6, addr, text, sizeof(text)),
+			    "2001:db8::25");
+}
+
 static void test_names_cover_enums(void **state)
 {
 	char buf[8];
@@ -181,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_event_json_fields),
 		cmocka_unit_test(test_event_json_denied_ipv4),
 		cmocka_unit_test(test_event_text_line),
+		cmocka_unit_test(test_format_time_cached),
+		cmocka_unit_test(test_format_addr_ipv4),
 		cmocka_unit_test(test_names_cover_enums),
 		cmocka_unit_test(test_policy_words),
 		cmocka_unit_test(test_policy_rule_limit),
