@@ -23,6 +23,16 @@
  * ring on this timer; events show within about this delay.
  */
 #define POLL_TIMEOUT_MS 10
+/*
+ * Standard output is fully buffered and flushed after each drain. A flood
+ * can keep ring_buffer__consume() from returning (libbpf goes on while
+ * records keep coming), so the event callback also flushes when the last
+ * flush is this old, checking the clock every FLUSH_CHECK_RECORDS records.
+ * A line then waits in the buffer at most about this long, plus the time
+ * of that many records.
+ */
+#define FLUSH_INTERVAL_NS 10000000ll
+#define FLUSH_CHECK_RECORDS 64
 #define DROP_CHECK_INTERVAL_NS 1000000000ll
 #define FOLD_WINDOW_NS 1000000000ll
 
@@ -47,6 +57,8 @@ struct mcg_event_reader {
 	bool warned_version;
 	bool warned_memory;
 	struct mcg_line line;          /* the JSON line being written */
+	unsigned int records_unchecked; /* records since the last clock check */
+	long long flushed_ns;          /* CLOCK_MONOTONIC of the last flush */
 };
 
 static long long clock_ns(clockid_t clock)
@@ -71,6 +83,12 @@ static struct guard_seen *find_seen(struct mcg_event_reader *reader, __u64 guard
 	memset(&reader->seen[reader->seen_count], 0, sizeof(*grown));
 	reader->seen[reader->seen_count].guard_id = guard_id;
 	return &reader->seen[reader->seen_count++];
+}
+
+static void flush_output(struct mcg_event_reader *reader)
+{
+	fflush(stdout);
+	reader->flushed_ns = clock_ns(CLOCK_MONOTONIC);
 }
 
 static void write_line(const struct mcg_event_reader *reader, const char *line, size_t len)
@@ -182,6 +200,13 @@ static int handle_event(void *data, void *raw, size_t size)
 {
 	struct mcg_event_reader *reader = data;
 	const struct mcg_event *event = raw;
+
+	/* Filtered and folded records count too, because they can keep a drain going as well. */
+	if (++reader->records_unchecked >= FLUSH_CHECK_RECORDS) {
+		reader->records_unchecked = 0;
+		if (clock_ns(CLOCK_MONOTONIC) - reader->flushed_ns >= FLUSH_INTERVAL_NS)
+			flush_output(reader);
+	}
 
 	/* Returning 0 skips a record; a negative value would stop polling. */
 	if (size < sizeof(*event) || event->version != MCG_EVENT_VERSION) {
@@ -314,7 +339,7 @@ int mcg_event_reader_drain(struct mcg_event_reader *reader)
 		check_guards(reader);
 		reader->next_drop_check = clock_ns(CLOCK_MONOTONIC) + DROP_CHECK_INTERVAL_NS;
 	}
-	fflush(stdout);
+	flush_output(reader);
 	if (err < 0) {
 		pr_err("read the event ring buffer: %s", strerror(-err));
 		return err;
@@ -411,7 +436,8 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	/* No SA_RESTART: a signal must interrupt the poll. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The reader flushes after each drain and during long ones, so no line waits long. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 
 	err = stream(reader, cli->json);
 	mcg_event_reader_free(reader);
