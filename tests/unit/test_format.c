@@ -401,6 +401,58 @@ static void test_writer_matches_json_c(void **state)
 	}
 }
 
+/* The text line as mcg_event_text() formatted it with snprintf() before. */
+static int reference_text(const struct mcg_event *event, unsigned long long wall_ns,
+			  const char *cgroup, char *buf, size_t size)
+{
+	char time[40], endpoint[INET6_ADDRSTRLEN + 16], protocol[8], comm[MCG_COMM_LEN + 1];
+	char target[INET6_ADDRSTRLEN + 4] = "";
+
+	memcpy(comm, event->comm, MCG_COMM_LEN);
+	comm[MCG_COMM_LEN] = '\0';
+	mcg_format_endpoint(event->family, event->addr, event->port, endpoint, sizeof(endpoint));
+	if (event->verdict == MCG_VERDICT_REWRITTEN) {
+		char address[INET6_ADDRSTRLEN];
+
+		snprintf(target, sizeof(target), "->%s",
+			 mcg_format_addr(event->family, event->new_addr, address, sizeof(address)));
+		strncat(endpoint, target, sizeof(endpoint) - strlen(endpoint) - 1);
+	}
+	return snprintf(buf, size, "%-27s %-9s %-10s %-5s %-46s %6u %-16s %s",
+			mcg_format_time(wall_ns, time, sizeof(time)), mcg_hook_name(event->hook),
+			mcg_verdict_name(event->verdict),
+			mcg_protocol_name(event->protocol, protocol, sizeof(protocol)), endpoint,
+			event->pid, comm, cgroup ? cgroup : "?");
+}
+
+static void test_event_text_matches_snprintf(void **state)
+{
+	static const size_t sizes[] = { 512, 0, 1, 27, 100, 180 };
+	unsigned long long seed = 0x2545f4914f6cdd1dull;
+	char cgroup[700], comm_text[80], expected[1024], line[1024];
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		size_t size = sizes[i % (sizeof(sizes) / sizeof(sizes[0]))];
+		unsigned long long wall_ns = next_random(&seed);
+		struct mcg_event event;
+		const char *cg;
+		int expected_len, len;
+
+		random_event(&seed, &event, comm_text);
+		random_text(&seed, cgroup, sizeof(cgroup));
+		cg = next_random(&seed) % 5 ? cgroup : NULL;
+		memset(expected, 'X', sizeof(expected));
+		memset(line, 'X', sizeof(line));
+		expected_len = reference_text(&event, wall_ns, cg, expected, size);
+		len = mcg_event_text(&event, wall_ns, cg, line, size);
+		assert_int_equal(len, expected_len);
+		if (memcmp(line, expected, sizeof(line)))
+			fail_msg("case %d (size %zu) differs from snprintf:\n  snprintf: %.*s\n  text:     %.*s",
+				 i, size, (int)size, expected, (int)size, line);
+	}
+}
+
 static size_t describe_pod(void *context, const struct mcg_event *event, bool json, char *out,
 			   size_t size)
 {
@@ -616,6 +668,7 @@ int main(void)
 		cmocka_unit_test(test_writer_high_bytes),
 		cmocka_unit_test(test_writer_small_buffer),
 		cmocka_unit_test(test_writer_matches_json_c),
+		cmocka_unit_test(test_event_text_matches_snprintf),
 		cmocka_unit_test(test_event_line_describe),
 		cmocka_unit_test(test_event_line_long_paths),
 		cmocka_unit_test(test_guard_count_lines),
