@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	path = strndup((const char *)data + sizeof(event), size - sizeof(event));
 	if (!path)
 		return 0;
-	mcg_event_text(&event, event.time_ns, "/fuzz", line, sizeof(line));
+	mcg_event_text(&event, event.time_ns, path, line, sizeof(line));
 	obj = mcg_event_json(&event, event.time_ns, path, "/fuzz");
 	if (obj) {
 		check_writer(&event, path,
