@@ -3,15 +3,19 @@
  * format: how many events per second one core formats the way
  * 'mcguard events' does. mcguard cannot replay a recorded event stream, so
  * this links the product's user/format.c and user/cgroup.c and runs the
- * sequence of its event callback (user/events.c, handle_event) on synthetic
- * events:
+ * sequence of its event callback (user/events.c, handle_event and
+ * print_event) on synthetic events:
  *
- *   json-as-shipped  mcg_event_json() with both cgroup paths from
- *                    mcg_cgroup_name_by_id(), json_object_to_json_string_ext(),
- *                    printf() to a line-buffered stream, json_object_put()
- *   json-buffered    the same into a fully buffered stream
- *   json-no-output   the same without printf()
- *   text-as-shipped  mcg_event_text() and printf() to a line-buffered stream
+ *   json-as-shipped   the clock check every 64 records, mcg_event_json_line()
+ *                     with both cgroup paths from mcg_cgroup_name_by_id(),
+ *                     and fwrite() to a stream fully buffered in 64 KiB
+ *   json-no-output    the same without fwrite()
+ *   json-c-buffered   the json-c baseline: mcg_event_json(),
+ *                     json_object_to_json_string_ext(), printf() to the
+ *                     buffered stream, json_object_put()
+ *   json-c-line-buffered  the same to a line-buffered stream, as
+ *                     'mcguard events' did before the direct writer
+ *   text-as-shipped   mcg_event_text() and fputs() to the buffered stream
  *
  * Modes run in turns of --events events; the rate is the median over turns.
  */
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
@@ -28,10 +33,31 @@
 #include "cgroup.h"
 #include "format.h"
 
-enum mode { JSON_AS_SHIPPED, JSON_BUFFERED, JSON_NO_OUTPUT, TEXT_AS_SHIPPED, MODE_COUNT };
+enum mode {
+	JSON_AS_SHIPPED,
+	JSON_NO_OUTPUT,
+	JSON_C_BUFFERED,
+	JSON_C_LINE_BUFFERED,
+	TEXT_AS_SHIPPED,
+	MODE_COUNT
+};
 
-static const char *const mode_names[MODE_COUNT] = { "json-as-shipped", "json-buffered",
-						     "json-no-output", "text-as-shipped" };
+static const char *const mode_names[MODE_COUNT] = {
+	"json-as-shipped", "json-no-output", "json-c-buffered", "json-c-line-buffered",
+	"text-as-shipped",
+};
+
+/* The flush check of user/events.c: FLUSH_CHECK_RECORDS and FLUSH_INTERVAL_NS. */
+#define FLUSH_CHECK_RECORDS 64
+#define FLUSH_INTERVAL_NS 10000000ll
+
+static long long monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
 
 /* Events like a flood's: denied binds and connects from one cgroup, varied fields. */
 static void make_events(struct mcg_event *events, size_t count, __u64 cgroup_id)
@@ -60,34 +86,73 @@ static void make_events(struct mcg_event *events, size_t count, __u64 cgroup_id)
 	}
 }
 
+/* The direct writer's path, as user/events.c runs it for each record. */
+static void write_direct(const struct mcg_event *e, unsigned long long wall_ns, FILE *out,
+			 bool output, struct mcg_line *line, unsigned int *unchecked,
+			 long long *flushed_ns)
+{
+	ssize_t len;
+
+	if (++*unchecked >= FLUSH_CHECK_RECORDS) {
+		*unchecked = 0;
+		if (monotonic_ns() - *flushed_ns >= FLUSH_INTERVAL_NS) {
+			fflush(out);
+			*flushed_ns = monotonic_ns();
+		}
+	}
+	len = mcg_event_json_line(line, e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id),
+				  mcg_cgroup_name_by_id(e->guard_cgroup_id), NULL, NULL);
+	if (len < 0)
+		die(ENOMEM, "mcg_event_json_line");
+	if (output)
+		fwrite(line->buf, 1, len, out);
+}
+
+/* The json-c baseline. */
+static void write_json_c(const struct mcg_event *e, unsigned long long wall_ns, FILE *out)
+{
+	json_object *obj = mcg_event_json(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id),
+					  mcg_cgroup_name_by_id(e->guard_cgroup_id));
+
+	if (!obj)
+		die(ENOMEM, "mcg_event_json");
+	fprintf(out, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+								    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
 /* Format every event in the given mode and return the CPU time it took, in ns. */
 static uint64_t format_all(enum mode mode, const struct mcg_event *events, size_t count,
-			   FILE *out, long long boot_to_wall_ns)
+			   FILE *out, long long boot_to_wall_ns, struct mcg_line *line)
 {
 	uint64_t start = thread_cpu_ns();
-	char line[512];
+	long long flushed_ns = monotonic_ns();
+	unsigned int unchecked = 0;
+	char text[512];
 
 	for (size_t i = 0; i < count; i++) {
 		const struct mcg_event *e = &events[i];
 		unsigned long long wall_ns = e->time_ns + boot_to_wall_ns;
-		json_object *obj;
-		const char *text;
 
-		if (mode == TEXT_AS_SHIPPED) {
-			mcg_event_text(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id), line,
-				       sizeof(line));
-			fprintf(out, "%s\n", line);
-			continue;
+		switch (mode) {
+		case JSON_AS_SHIPPED:
+		case JSON_NO_OUTPUT:
+			write_direct(e, wall_ns, out, mode == JSON_AS_SHIPPED, line, &unchecked,
+				     &flushed_ns);
+			break;
+		case JSON_C_BUFFERED:
+		case JSON_C_LINE_BUFFERED:
+			write_json_c(e, wall_ns, out);
+			break;
+		case TEXT_AS_SHIPPED:
+			mcg_event_text(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id), text,
+				       sizeof(text));
+			fputs(text, out);
+			putc('\n', out);
+			break;
+		default:
+			break;
 		}
-		obj = mcg_event_json(e, wall_ns, mcg_cgroup_name_by_id(e->cgroup_id),
-				     mcg_cgroup_name_by_id(e->guard_cgroup_id));
-		if (!obj)
-			die(ENOMEM, "mcg_event_json");
-		text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-								   JSON_C_TO_STRING_NOSLASHESCAPE);
-		if (mode != JSON_NO_OUTPUT)
-			fprintf(out, "%s\n", text);
-		json_object_put(obj);
 	}
 	fflush(out);
 	return thread_cpu_ns() - start;
@@ -113,6 +178,7 @@ int cmd_format(int argc, char **argv)
 	int turns = 7, cpu = -1, opt, err;
 	double *rates[MODE_COUNT];
 	FILE *streams[MODE_COUNT];
+	struct mcg_line line = { 0 };
 	struct mcg_event *events;
 	__u64 cgroup_id;
 
@@ -156,8 +222,8 @@ int cmd_format(int argc, char **argv)
 		streams[m] = fopen(output, "w");
 		if (!streams[m])
 			die(errno, "open %s", output);
-		/* 'mcguard events' makes its standard output line-buffered. */
-		setvbuf(streams[m], NULL, m == JSON_BUFFERED ? _IOFBF : _IOLBF, 1 << 16);
+		/* 'mcguard events' makes its standard output fully buffered in 64 KiB. */
+		setvbuf(streams[m], NULL, m == JSON_C_LINE_BUFFERED ? _IOLBF : _IOFBF, 1 << 16);
 		rates[m] = calloc(turns, sizeof(double));
 		if (!rates[m])
 			die(ENOMEM, "allocate results");
@@ -165,12 +231,13 @@ int cmd_format(int argc, char **argv)
 
 	/* The first pass warms the allocator, the path cache and the CPU. */
 	for (int m = 0; m < MODE_COUNT; m++)
-		format_all(m, events, count, streams[m], 0);
+		format_all(m, events, count, streams[m], 0, &line);
 	for (int t = 0; t < turns; t++)
 		for (int i = 0; i < MODE_COUNT; i++) {
 			int m = (t + i) % MODE_COUNT;
 
-			rates[m][t] = count / (format_all(m, events, count, streams[m], 0) / 1e9);
+			rates[m][t] = count / (format_all(m, events, count, streams[m], 0, &line) /
+					       1e9);
 		}
 
 	printf("mode\tturns\tevents\tevents_per_s\tmin\tmax\tns_per_event\n");
@@ -182,6 +249,7 @@ int cmd_format(int argc, char **argv)
 		       s.min, s.max, 1e9 / s.median);
 		fclose(streams[m]);
 	}
+	free(line.buf);
 	free(events);
 	return 0;
 }

@@ -23,6 +23,16 @@
  * ring on this timer; events show within about this delay.
  */
 #define POLL_TIMEOUT_MS 10
+/*
+ * Standard output is fully buffered and flushed after each drain. A flood
+ * can keep ring_buffer__consume() from returning (libbpf goes on while
+ * records keep coming), so the event callback also flushes when the last
+ * flush is this old, checking the clock every FLUSH_CHECK_RECORDS records.
+ * A line then waits in the buffer at most about this long, plus the time
+ * of that many records.
+ */
+#define FLUSH_INTERVAL_NS 10000000ll
+#define FLUSH_CHECK_RECORDS 64
 #define DROP_CHECK_INTERVAL_NS 1000000000ll
 #define FOLD_WINDOW_NS 1000000000ll
 
@@ -45,6 +55,10 @@ struct mcg_event_reader {
 	struct guard_seen *seen;
 	size_t seen_count;
 	bool warned_version;
+	bool warned_memory;
+	struct mcg_line line;          /* the JSON line being written */
+	unsigned int records_unchecked; /* records since the last clock check */
+	long long flushed_ns;          /* CLOCK_MONOTONIC of the last flush */
 };
 
 static long long clock_ns(clockid_t clock)
@@ -71,61 +85,89 @@ static struct guard_seen *find_seen(struct mcg_event_reader *reader, __u64 guard
 	return &reader->seen[reader->seen_count++];
 }
 
-static void print_json(const struct mcg_event_reader *reader, json_object *obj)
+static void flush_output(struct mcg_event_reader *reader)
+{
+	fflush(stdout);
+	reader->flushed_ns = clock_ns(CLOCK_MONOTONIC);
+}
+
+static void write_line(const struct mcg_event_reader *reader, const char *line, size_t len)
 {
 	if (reader->opts.line_prefix)
 		fputs(reader->opts.line_prefix, stdout);
-	printf("%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-							       JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(obj);
+	fwrite(line, 1, len, stdout);
+}
+
+static void warn_memory(struct mcg_event_reader *reader)
+{
+	if (!reader->warned_memory)
+		pr_warn("out of memory for an event line: skipping it, and further lines that do not fit");
+	reader->warned_memory = true;
 }
 
 static void print_event(struct mcg_event_reader *reader, const struct mcg_event *event)
 {
 	unsigned long long wall_ns = event->time_ns + reader->boot_to_wall_ns;
 	char line[512], suffix[640] = "";
+	ssize_t len;
 
 	if (reader->opts.json) {
-		json_object *obj = mcg_event_json(event, wall_ns,
-						  mcg_cgroup_name_by_id(event->cgroup_id),
-						  mcg_cgroup_name_by_id(event->guard_cgroup_id));
-
-		if (obj && reader->opts.describe)
-			reader->opts.describe(reader->opts.describe_context, event, obj, NULL, 0);
-		if (obj)
-			print_json(reader, obj);
+		len = mcg_event_json_line(&reader->line, event, wall_ns,
+					  mcg_cgroup_name_by_id(event->cgroup_id),
+					  mcg_cgroup_name_by_id(event->guard_cgroup_id),
+					  reader->opts.describe, reader->opts.describe_context);
+		if (len < 0)
+			warn_memory(reader);
+		else
+			write_line(reader, reader->line.buf, len);
 		return;
 	}
 	mcg_event_text(event, wall_ns, mcg_cgroup_name_by_id(event->cgroup_id), line,
 		       sizeof(line));
 	if (reader->opts.describe)
-		reader->opts.describe(reader->opts.describe_context, event, NULL, suffix,
+		reader->opts.describe(reader->opts.describe_context, event, false, suffix,
 				      sizeof(suffix));
-	printf("%s%s%s\n", reader->opts.line_prefix ? reader->opts.line_prefix : "", line, suffix);
+	if (reader->opts.line_prefix)
+		fputs(reader->opts.line_prefix, stdout);
+	fputs(line, stdout);
+	fputs(suffix, stdout);
+	putc('\n', stdout);
+}
+
+/* Print a "dropped" or "folded" JSON line, with count as its member count_key. */
+static void print_guard_count(struct mcg_event_reader *reader, const char *type, const char *time,
+			      __u64 guard_id, int hook, const char *count_key,
+			      unsigned long long count)
+{
+	const char *guard = mcg_cgroup_name_by_id(guard_id);
+	size_t len;
+
+	len = mcg_guard_count_json_write(type, time, guard, guard_id, hook, count_key, count,
+					 reader->line.buf, reader->line.size);
+	if (len + 1 >= reader->line.size) {
+		if (mcg_line_reserve(&reader->line, len + 2)) {
+			warn_memory(reader);
+			return;
+		}
+		mcg_guard_count_json_write(type, time, guard, guard_id, hook, count_key, count,
+					   reader->line.buf, reader->line.size);
+	}
+	reader->line.buf[len++] = '\n';
+	write_line(reader, reader->line.buf, len);
 }
 
 /* Report how many repeats of a guard's last event were folded, and reset the count. */
 static void flush_folded(struct mcg_event_reader *reader, struct guard_seen *seen)
 {
-	const char *guard;
 	char time[40];
 
 	/* Called for every guard once a second: name the guard only when there is a line to print. */
 	if (!seen->folded)
 		return;
-	guard = mcg_cgroup_name_by_id(seen->guard_id);
 	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));
 	if (reader->opts.json) {
-		json_object *obj = json_object_new_object();
-
-		json_object_object_add(obj, "schema", json_object_new_int(MCG_JSON_SCHEMA));
-		json_object_object_add(obj, "type", json_object_new_string("folded"));
-		json_object_object_add(obj, "time", json_object_new_string(time));
-		json_object_object_add(obj, "guard_cgroup", guard ? json_object_new_string(guard) : NULL);
-		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(seen->guard_id));
-		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(seen->last.hook)));
-		json_object_object_add(obj, "repeats", json_object_new_uint64(seen->folded));
-		print_json(reader, obj);
+		print_guard_count(reader, "folded", time, seen->guard_id, seen->last.hook, "repeats",
+				  seen->folded);
 	} else {
 		printf("%-27s %-9s %-10s the event above repeated %lu more times\n", time,
 		       mcg_hook_name(seen->last.hook), "folded", seen->folded);
@@ -159,6 +201,13 @@ static int handle_event(void *data, void *raw, size_t size)
 	struct mcg_event_reader *reader = data;
 	const struct mcg_event *event = raw;
 
+	/* Filtered and folded records count too, because they can keep a drain going as well. */
+	if (++reader->records_unchecked >= FLUSH_CHECK_RECORDS) {
+		reader->records_unchecked = 0;
+		if (clock_ns(CLOCK_MONOTONIC) - reader->flushed_ns >= FLUSH_INTERVAL_NS)
+			flush_output(reader);
+	}
+
 	/* Returning 0 skips a record; a negative value would stop polling. */
 	if (size < sizeof(*event) || event->version != MCG_EVENT_VERSION) {
 		if (!reader->warned_version)
@@ -178,22 +227,11 @@ static int handle_event(void *data, void *raw, size_t size)
 
 static void print_drop(struct mcg_event_reader *reader, __u64 guard_id, int hook, __u64 dropped)
 {
-	const char *guard = mcg_cgroup_name_by_id(guard_id);
 	char time[40];
 
 	mcg_format_time(clock_ns(CLOCK_REALTIME), time, sizeof(time));
 	if (reader->opts.json) {
-		json_object *obj = json_object_new_object();
-
-		json_object_object_add(obj, "schema", json_object_new_int(MCG_JSON_SCHEMA));
-		json_object_object_add(obj, "type", json_object_new_string("dropped"));
-		json_object_object_add(obj, "time", json_object_new_string(time));
-		json_object_object_add(obj, "guard_cgroup",
-				       guard ? json_object_new_string(guard) : NULL);
-		json_object_object_add(obj, "guard_cgroup_id", json_object_new_uint64(guard_id));
-		json_object_object_add(obj, "hook", json_object_new_string(mcg_hook_name(hook)));
-		json_object_object_add(obj, "dropped", json_object_new_uint64(dropped));
-		print_json(reader, obj);
+		print_guard_count(reader, "dropped", time, guard_id, hook, "dropped", dropped);
 	} else {
 		printf("%-27s %-9s %-10s %llu events lost so far (ring buffer full); counters stay exact\n",
 		       time, mcg_hook_name(hook), "dropped", (unsigned long long)dropped);
@@ -297,15 +335,14 @@ int mcg_event_reader_drain(struct mcg_event_reader *reader)
 {
 	int err = ring_buffer__consume(reader->rb);
 
-	fflush(stdout);
-
+	if (err >= 0 && clock_ns(CLOCK_MONOTONIC) >= reader->next_drop_check) {
+		check_guards(reader);
+		reader->next_drop_check = clock_ns(CLOCK_MONOTONIC) + DROP_CHECK_INTERVAL_NS;
+	}
+	flush_output(reader);
 	if (err < 0) {
 		pr_err("read the event ring buffer: %s", strerror(-err));
 		return err;
-	}
-	if (clock_ns(CLOCK_MONOTONIC) >= reader->next_drop_check) {
-		check_guards(reader);
-		reader->next_drop_check = clock_ns(CLOCK_MONOTONIC) + DROP_CHECK_INTERVAL_NS;
 	}
 	return 0;
 }
@@ -316,10 +353,12 @@ void mcg_event_reader_free(struct mcg_event_reader *reader)
 		return;
 	for (size_t i = 0; i < reader->seen_count; i++)
 		flush_folded(reader, &reader->seen[i]);
+	fflush(stdout);
 	ring_buffer__free(reader->rb);
 	if (reader->lock_fd >= 0)
 		close(reader->lock_fd);
 	free(reader->seen);
+	free(reader->line.buf);
 	free(reader);
 }
 
@@ -397,7 +436,8 @@ int mcg_cmd_events(struct mcg_cli *cli)
 	/* No SA_RESTART: a signal must interrupt the poll. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* The reader flushes after each drain and during long ones, so no line waits long. */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
 
 	err = stream(reader, cli->json);
 	mcg_event_reader_free(reader);

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <linux/types.h>
 
+#include "format.h"
 #include "guard.h"
 
 struct mcg_event_reader;
@@ -19,10 +20,9 @@ struct mcg_event_reader_opts {
 	const char *line_prefix; /* before every line, as a journal priority "<5>"; NULL for none */
 	/*
 	 * Optional: add the caller's details about an event's guard, as members
-	 * of its JSON object, or as text for the end of its line (json NULL).
+	 * of its JSON object, or as text for the end of its line.
 	 */
-	void (*describe)(void *context, const struct mcg_event *event, json_object *json,
-			 char *suffix, size_t size);
+	mcg_event_describe_fn describe;
 	void *describe_context;
 };
 

@@ -3,7 +3,9 @@
 #ifndef MCG_FORMAT_H
 #define MCG_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <json-c/json.h>
 #include "mcguard.h"
 
@@ -36,6 +38,74 @@ char *mcg_format_endpoint(unsigned int family, const __u8 addr[16], unsigned int
  */
 json_object *mcg_event_json(const struct mcg_event *event, unsigned long long wall_ns,
 			    const char *cgroup, const char *guard_cgroup);
+
+/*
+ * Direct JSON writing for the event stream, which cannot afford json-c's
+ * per-event objects. The writers fill buf[size] much as snprintf() does.
+ * They return the length of the whole text and store a NUL-terminated
+ * prefix of it (all of it when it fits), so a return value >= size means
+ * "retry with a larger buffer". Their output is byte for byte what json-c 0.16 prints with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE for the same
+ * members, except for bytes that are not valid UTF-8 (see
+ * mcg_json_append_string()).
+ */
+struct mcg_json_out {
+	char *buf;
+	size_t size;
+	size_t len; /* length of the whole output so far, which may exceed size - 1 */
+};
+
+void mcg_json_append(struct mcg_json_out *out, const char *text, size_t length);
+/* A quoted and escaped JSON string of value[length], or null when value is NULL. */
+void mcg_json_append_string(struct mcg_json_out *out, const char *value, size_t length);
+void mcg_json_append_u64(struct mcg_json_out *out, unsigned long long value);
+/* Terminate the output with a NUL and return its length, as snprintf() does. */
+size_t mcg_json_finish(struct mcg_json_out *out);
+
+/*
+ * The members that a caller adds to an event's JSON object: a fragment such
+ * as ',"kubernetes":{...}' that starts with a comma, written into out, or
+ * text for the end of a text line when json is false. Returns the length of
+ * the whole fragment, as snprintf() does, or 0 to add nothing.
+ */
+typedef size_t (*mcg_event_describe_fn)(void *context, const struct mcg_event *event, bool json,
+					 char *out, size_t size);
+
+/*
+ * The JSON object of one event as text, with the members and order of
+ * mcg_event_json(), and without a newline.
+ */
+size_t mcg_event_json_write(const struct mcg_event *event, unsigned long long wall_ns,
+			    const char *cgroup, const char *guard_cgroup, char *buf, size_t size);
+
+/* A growable line buffer for mcg_event_json_line(). */
+struct mcg_line {
+	char *buf;
+	size_t size;
+};
+
+/* Grow line->buf to at least size bytes. Returns 0 or -ENOMEM. */
+int mcg_line_reserve(struct mcg_line *line, size_t size);
+
+/*
+ * One JSON line of an event as 'mcguard events --json' prints it: the
+ * object of mcg_event_json_write(), the members that describe adds (when
+ * not NULL) and a newline, in line->buf, which grows as needed. Returns
+ * the length, or -ENOMEM.
+ */
+ssize_t mcg_event_json_line(struct mcg_line *line, const struct mcg_event *event,
+			    unsigned long long wall_ns, const char *cgroup,
+			    const char *guard_cgroup, mcg_event_describe_fn describe,
+			    void *describe_context);
+
+/*
+ * The JSON object of a per-guard count line: "dropped" lines with member
+ * "dropped", "folded" lines with member "repeats". guard is NULL when its
+ * path is unknown.
+ */
+size_t mcg_guard_count_json_write(const char *type, const char *time, const char *guard,
+				  __u64 guard_id, unsigned int hook, const char *count_key,
+				  unsigned long long count, char *buf, size_t size);
 
 /* Column header and one aligned line of the text form. */
 #define MCG_EVENT_TEXT_HEADER                                                  \

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "cgroup.h"
+#include "format.h"
 #include "kube.h"
 #include "kubepods.h"
 #include "log.h"
@@ -648,34 +649,44 @@ static const char *container_of(const struct pod_entry *entry, __u64 cgroup_id)
 	return mcg_pod_container_name(&entry->pod, id);
 }
 
-void mcg_pods_describe_event(void *context, const struct mcg_event *event, json_object *json,
-			     char *suffix, size_t size)
+/* Append a key, given with its punctuation, and a string value or null. */
+static void append_member(struct mcg_json_out *out, const char *key, const char *value)
+{
+	mcg_json_append(out, key, strlen(key));
+	mcg_json_append_string(out, value, value ? strlen(value) : 0);
+}
+
+size_t mcg_pods_describe_event(void *context, const struct mcg_event *event, bool json,
+			       char *out, size_t size)
 {
 	struct mcg_pods *pods = context;
 	const struct pod_entry *entry = NULL;
+	struct mcg_json_out members = { .buf = out, .size = size };
 	const char *container;
-	json_object *object;
+	int len;
 
 	for (size_t i = 0; i < pods->count && !entry; i++)
 		if (pods->entries[i].state == POD_GUARDED &&
 		    pods->entries[i].cgroup_id == event->guard_cgroup_id)
 			entry = &pods->entries[i];
-	if (!entry)
-		return;
+	if (!entry) {
+		if (size)
+			out[0] = '\0';
+		return 0;
+	}
 	container = container_of(entry, event->cgroup_id);
 	if (!json) {
-		snprintf(suffix, size, " pod=%s/%s%s%s node=%s", entry->pod.namespace,
-			 entry->pod.name, container ? " container=" : "", container ? container : "",
-			 pods->settings.node_name);
-		return;
+		len = snprintf(out, size, " pod=%s/%s%s%s node=%s", entry->pod.namespace,
+			       entry->pod.name, container ? " container=" : "",
+			       container ? container : "", pods->settings.node_name);
+		return len > 0 ? (size_t)len : 0;
 	}
-	object = json_object_new_object();
-	json_object_object_add(object, "namespace", json_object_new_string(entry->pod.namespace));
-	json_object_object_add(object, "pod", json_object_new_string(entry->pod.name));
-	json_object_object_add(object, "container",
-			       container ? json_object_new_string(container) : NULL);
-	json_object_object_add(object, "node", json_object_new_string(pods->settings.node_name));
-	json_object_object_add(json, "kubernetes", object);
+	append_member(&members, ",\"kubernetes\":{\"namespace\":", entry->pod.namespace);
+	append_member(&members, ",\"pod\":", entry->pod.name);
+	append_member(&members, ",\"container\":", container);
+	append_member(&members, ",\"node\":", pods->settings.node_name);
+	mcg_json_append(&members, "}", 1);
+	return mcg_json_finish(&members);
 }
 
 void mcg_pods_stop(struct daemon *d)

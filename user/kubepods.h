@@ -48,13 +48,14 @@ void mcg_pods_detach_all(struct daemon *d);
 void mcg_pods_metrics(struct daemon *d, char **text, size_t *size);
 
 /*
- * Add namespace, pod, container and node of the pod that an event's guard
- * belongs to: a "kubernetes" member of json, or " pod=NS/NAME ..." text
- * appended to suffix[size] when json is NULL. context is d->pods. Does
- * nothing for the guards of other cgroups.
+ * Describe the pod that an event's guard belongs to (namespace, pod,
+ * container, node), as an mcg_event_describe_fn: the member
+ * ',"kubernetes":{...}' of the event's JSON object, or " pod=NS/NAME ..."
+ * text for the end of its line. context is d->pods. Adds nothing (returns 0)
+ * for the guards of other cgroups.
  */
-void mcg_pods_describe_event(void *context, const struct mcg_event *event, json_object *json,
-			     char *suffix, size_t size);
+size_t mcg_pods_describe_event(void *context, const struct mcg_event *event, bool json,
+			       char *out, size_t size);
 
 /* Stop the API client and free d->pods. */
 void mcg_pods_stop(struct daemon *d);
