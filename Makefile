@@ -29,15 +29,16 @@ endif
 # Linked libraries, and libraries that mcguard opens with dlopen() only in the
 # mode that uses them (user/dynload.h): their headers are needed, their
 # sonames are compiled in.
-LINK_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd
-DLOPEN_PKGS := libcurl
+LINK_PKGS := libbpf json-c libconfig libsystemd
+DLOPEN_PKGS := libmicrohttpd libcurl
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LINK_PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
-	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd) -lelf -lz -lpthread -ldl
+	      echo -lbpf -ljson-c -lconfig -lsystemd) -lelf -lz -lpthread -ldl
 # The SONAME of the development library the compiler would link, or $(2).
 soname = $(or $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | \
 		      awk '$$1 == "SONAME" { print $$2 }'),$(2))
-DLOPEN_CFLAGS := -DMCG_CURL_SONAME='"$(call soname,libcurl,libcurl.so.4)"'
+DLOPEN_CFLAGS := -DMCG_MICROHTTPD_SONAME='"$(call soname,libmicrohttpd,libmicrohttpd.so.12)"' \
+		 -DMCG_CURL_SONAME='"$(call soname,libcurl,libcurl.so.4)"'
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Libraries that only one mode of mcguard uses (libcurl for Kubernetes)
- * are opened with dlopen() when that mode starts, so the other modes do not
- * map them and their dependencies.
+ * Libraries that only one mode of mcguard uses (libcurl for Kubernetes,
+ * libmicrohttpd for the metrics endpoint) are opened with dlopen() when
+ * that mode starts, so the other modes do not map them and their
+ * dependencies.
  */
 #ifndef MCG_DYNLOAD_H
 #define MCG_DYNLOAD_H
