@@ -29,11 +29,11 @@ endif
 # Linked libraries, and libraries that mcguard opens with dlopen() only in the
 # mode that uses them (user/dynload.h): their headers are needed, their
 # sonames are compiled in.
-LINK_PKGS := libbpf json-c libconfig libsystemd
+LINK_PKGS := libbpf json-c libconfig
 DLOPEN_PKGS := libmicrohttpd libcurl
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LINK_PKGS) $(DLOPEN_PKGS) 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
-	      echo -lbpf -ljson-c -lconfig -lsystemd) -lelf -lz -lpthread -ldl
+	      echo -lbpf -ljson-c -lconfig) -lelf -lz -lpthread -ldl
 # The SONAME of the development library the compiler would link, or $(2).
 soname = $(or $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | \
 		      awk '$$1 == "SONAME" { print $$2 }'),$(2))

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "engine.h"
@@ -34,6 +33,7 @@
 #include "kubepods.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pod.h"
 #include "policy.h"
 #include "scan.h"
@@ -563,7 +563,7 @@ static void reload(struct daemon *d)
 	char notify[64];
 
 	snprintf(notify, sizeof(notify), "RELOADING=1\nMONOTONIC_USEC=%lld", monotonic_ns() / 1000);
-	sd_notify(0, notify);
+	mcg_notify(notify);
 	if (load_config(d, &next)) {
 		pr_err("reload failed: keeping the previous configuration");
 	} else {
@@ -583,7 +583,7 @@ static void reload(struct daemon *d)
 		pr_info("reloaded the configuration: %zu guard rule%s", d->config.rule_count,
 			d->config.rule_count == 1 ? "" : "s");
 	}
-	sd_notify(0, "READY=1");
+	mcg_notify("READY=1");
 }
 
 /* With --detach-on-exit: remove the guards of cgroups the configuration matches. */
@@ -772,11 +772,11 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 		d.config.rule_count == 1 ? "" : "s",
 		d.pods ? " and the selected pods of this node" : "", d.config.pin_root,
 		d.config.reconcile_seconds);
-	sd_notify(0, "READY=1\nSTATUS=guarding");
+	mcg_notify("READY=1\nSTATUS=guarding");
 
 	run_loop(&d);
 
-	sd_notify(0, "STOPPING=1");
+	mcg_notify("STOPPING=1");
 	if (cli->detach_on_exit)
 		detach_matching(&d);
 	mcg_event_reader_drain(d.reader);
