@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -768,6 +769,14 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 
 	/* "started" follows the first scan: from then on inotify reports every new cgroup. */
 	reconcile(&d);
+#ifdef __GLIBC__
+	/*
+	 * Loading the programs and the first scan free most of what they
+	 * allocated. By itself glibc returns only a large free top of the heap,
+	 * and malloc_trim also releases the whole free pages inside it.
+	 */
+	malloc_trim(0);
+#endif
 	pr_info("started: %zu guard rule%s%s, pin root %s, rescan every %u s", d.config.rule_count,
 		d.config.rule_count == 1 ? "" : "s",
 		d.pods ? " and the selected pods of this node" : "", d.config.pin_root,
