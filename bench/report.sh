@@ -206,40 +206,40 @@ section_scale() {
 
 # The target row of the daemon's memory: the largest VmRSS over the runs of daemon-memory.tsv.
 daemon_target_row() {
-	local row rss hwm ring libs dirty
+	local row rss hwm anon ring libs steps
 	if [[ ! -s daemon-memory.tsv ]]; then
 		printf '| daemon RSS ≤8 MiB | not measured in this run | not measured |\n'
 		return
 	fi
-	# Fields: VmRSS, VmHWM, ring, libraries, private dirty of the row with the largest VmRSS.
-	row=$(awk -F'\t' 'NR > 1 && $5 > max { max = $5; row = $5 " " $4 " " $9 " " $10 " " $11 }
+	# VmRSS, VmHWM, RssAnon, ring and library file pages of the row with the largest VmRSS.
+	row=$(awk -F'\t' 'NR > 1 && $5 > max { max = $5; row = $5 " " $4 " " $6 " " $9 " " $10 }
 		END { print row }' daemon-memory.tsv)
-	read -r rss hwm ring libs dirty <<<"$row"
-	awk -v rss="$rss" -v hwm="$hwm" -v ring="$ring" -v libs="$libs" -v dirty="$dirty" \
-		-v verdict="$(verdict "$rss" 8192)" -v steps="$(awk -F'\t' 'NR > 1 { print $1 }' daemon-memory.tsv | sort -nu | paste -sd/)" '
-		BEGIN {
-			printf "| daemon RSS ≤8 MiB | VmRSS up to %.1f MiB (VmHWM %.1f MiB) with %s guards, idle and after a flood; of it %.1f MiB is the mapping of the event ring (its data pages mapped twice), %.1f MiB shared library mappings, %.1f MiB private dirty pages | %s |\n",
-				rss / 1024, hwm / 1024, steps, ring / 1024, libs / 1024, dirty / 1024, verdict
-		}'
+	read -r rss hwm anon ring libs <<<"$row"
+	steps=$(awk -F'\t' 'NR > 1 { print $1 }' daemon-memory.tsv | sort -nu | paste -sd/)
+	awk -v rss="$rss" -v hwm="$hwm" -v anon="$anon" -v ring="$ring" -v libs="$libs" \
+		-v steps="$steps" -v verdict="$(verdict "$rss" 8192)" 'BEGIN {
+		printf "| daemon RSS ≤8 MiB | VmRSS up to %.1f MiB (VmHWM %.1f MiB) with %s guards, idle and after a flood. Of it: the event ring mapping %.1f MiB, shared library file pages %.1f MiB, private (RssAnon) %.1f MiB | %s |\n",
+			rss / 1024, hwm / 1024, steps, ring / 1024, libs / 1024, anon / 1024, verdict
+	}'
 }
 
 section_daemon() {
 	[[ -s daemon-memory.tsv ]] || return 0
 	printf '\n## Daemon memory\n\n'
 	printf '`mcguard daemon --match` on a pin root of its own, guarding N new cgroups, in the\n'
-	printf 'plain namespace; it loads the programs itself, so VmHWM includes libbpf'\''s load.\n'
-	printf 'Figures from /proc/PID/status, then from /proc/PID/smaps: the ring is the\n'
-	printf 'anon_inode:bpf-map mapping of the 4 MiB event ring, whose data pages libbpf\n'
+	printf 'plain namespace. It loads the programs itself, so VmHWM includes libbpf'\''s load.\n'
+	printf 'The first columns are from /proc/PID/status. From /proc/PID/smaps: the ring is\n'
+	printf 'the anon_inode:bpf-map mapping of the 4 MiB event ring, whose data pages libbpf\n'
 	printf 'maps twice, so it counts 8 MiB of VmRSS (in RssFile) for 4 MiB of kernel memory\n'
-	printf 'that exists with or without a reader. Library mappings are file-backed and\n'
-	printf 'shared with every other process that maps the same files, except their\n'
-	printf 'relocated data. Private dirty pages are memory that only this process holds.\n'
-	printf 'The flood phase follows 2 threads of denied calls in one guarded cgroup.\n\n'
-	printf '| guards | metrics | phase | VmHWM | VmRSS | RssAnon | RssFile | RssShmem | ring | library mappings | private dirty | PSS | cgroups in the tree |\n'
-	printf '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
-	awk -F'\t' 'NR > 1 { printf "| %d | %s | %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %d |\n",
+	printf 'that exists with or without a reader. Library file pages are shared with every\n'
+	printf 'other process that maps the same files. RssAnon (heap, stacks, the libraries'\''\n'
+	printf 'copied-on-write data) is private to the daemon. The flood phase follows 2\n'
+	printf 'threads of denied calls in one guarded cgroup.\n\n'
+	printf '| guards | metrics | phase | VmHWM | VmRSS | RssAnon | RssFile | RssShmem | ring | library file pages | PSS | cgroups in the tree |\n'
+	printf '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n'
+	awk -F'\t' 'NR > 1 { printf "| %d | %s | %s | %.1f MiB | %.1f MiB | %.2f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %d |\n",
 		$1, $2, $3, $4 / 1024, $5 / 1024, $6 / 1024, $7 / 1024, $8 / 1024, $9 / 1024, $10 / 1024,
-		$11 / 1024, $12 / 1024, $13 }' daemon-memory.tsv
+		$11 / 1024, $12 }' daemon-memory.tsv
 	printf '\n**Floods into the daemon**\n\n'
 	printf '| guards | metrics | threads | seconds | denied calls/s | denied | dropped |\n'
 	printf '| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n'

@@ -531,15 +531,16 @@ process_memory() {
 }
 
 # Print, in KiB from /proc/PID/smaps: the resident pages of the BPF map
-# mappings (the event ring, which libbpf maps with its data pages twice),
-# those of shared libraries, the private dirty pages of all mappings, and the
-# proportional set size.
+# mappings (the event ring, which libbpf maps with its data pages twice), the
+# file pages of shared libraries (shareable with every process that maps the
+# same files; their copied-on-write data is in RssAnon), and the proportional
+# set size.
 mapping_memory() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : ""); next }
 		/^Rss:/ { if (name ~ /^anon_inode:bpf-map/) ring += $2; else if (name ~ /\.so([.0-9]*)?$/) libs += $2 }
-		/^Private_Dirty:/ { dirty += $2 }
+		/^Anonymous:/ { if (name ~ /\.so([.0-9]*)?$/) libs -= $2 }
 		/^Pss:/ { pss += $2 }
-		END { printf "%d\t%d\t%d\t%d", ring, libs, dirty, pss }' "/proc/$1/smaps"
+		END { printf "%d\t%d\t%d", ring, libs, pss }' "/proc/$1/smaps"
 }
 
 # Print one row of daemon-memory.tsv for the daemon $1 guarding $2 cgroups.
@@ -623,7 +624,7 @@ run_daemon_memory() {
 		>"$RESULTS/daemon-flood.tsv"
 	{
 		printf 'guards\tmetrics\tphase\tvmhwm_kib\tvmrss_kib\trss_anon_kib\trss_file_kib\trss_shmem_kib'
-		printf '\tring_rss_kib\tlibraries_rss_kib\tprivate_dirty_kib\tpss_kib\tcgroups_in_tree\n'
+		printf '\tring_rss_kib\tlibrary_file_kib\tpss_kib\tcgroups_in_tree\n'
 		for guards in "${DAEMON_STEPS[@]}"; do
 			run_daemon_once "$guards" ""
 		done
