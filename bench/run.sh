@@ -531,10 +531,10 @@ process_memory() {
 }
 
 # Print, in KiB from /proc/PID/smaps: the resident pages of the BPF map
-# mappings (the event ring, which libbpf maps with its data pages twice), the
-# file pages of shared libraries (shareable with every process that maps the
-# same files; their copied-on-write data is in RssAnon), and the proportional
-# set size.
+# mappings, the file pages of shared libraries and the proportional set size.
+# The map mapping is the event ring, which libbpf maps with its data pages
+# twice. Library file pages can be shared with every process that maps the
+# same files, and the libraries' copied-on-write data counts in RssAnon.
 mapping_memory() {
 	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : ""); next }
 		/^Rss:/ { if (name ~ /^anon_inode:bpf-map/) ring += $2; else if (name ~ /\.so([.0-9]*)?$/) libs += $2 }
@@ -549,7 +549,7 @@ daemon_memory_row() {
 		"$(find "$CG_MOUNT" -type d 2>/dev/null | wc -l)"
 }
 
-# Read the metrics endpoint once from inside the plain namespace; prints the body size in bytes.
+# Read the metrics endpoint once from inside the plain namespace and print the body size in bytes.
 scrape_metrics() {
 	in_ns "$NS_PLAIN" bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
 		printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' _ "$DAEMON_METRICS" |
@@ -581,7 +581,7 @@ start_daemon() {
 
 # Run 'mcguard daemon' on a pin root of its own, guarding $1 new cgroups
 # below $CG_ROOT/daemon-$1$2 ($2 is "-metrics" for the run with the
-# endpoint). Take its memory once it has guarded them all, and again after a
+# endpoint, whose text grows with the number of guards). Take its memory once it has guarded them all, and again after a
 # flood of denied calls in one of them. The daemon loads the programs itself,
 # so VmHWM includes libbpf's load.
 run_daemon_once() {
@@ -627,8 +627,8 @@ run_daemon_memory() {
 		printf '\tring_rss_kib\tlibrary_file_kib\tpss_kib\tcgroups_in_tree\n'
 		for guards in "${DAEMON_STEPS[@]}"; do
 			run_daemon_once "$guards" ""
+			run_daemon_once "$guards" -metrics
 		done
-		run_daemon_once "${DAEMON_STEPS[0]}" -metrics
 	} >"$RESULTS/daemon-memory.tsv"
 }
 
