@@ -226,8 +226,9 @@ daemon_target_row() {
 section_daemon() {
 	[[ -s daemon-memory.tsv ]] || return 0
 	printf '\n## Daemon memory\n\n'
-	printf '`mcguard daemon --match` on a pin root of its own, guarding N new cgroups, in the\n'
-	printf 'plain namespace. It loads the programs itself, so VmHWM includes libbpf'\''s load.\n'
+	printf '`mcguard daemon --match` on a pin root of its own, guarding N new cgroups, in a\n'
+	printf 'network namespace of its own. It loads the programs itself, so VmHWM includes\n'
+	printf 'libbpf'\''s load.\n'
 	printf 'The first columns are from /proc/PID/status. From /proc/PID/smaps: the ring is\n'
 	printf 'the anon_inode:bpf-map mapping of the 4 MiB event ring, whose data pages libbpf\n'
 	printf 'maps twice, so it counts 8 MiB of VmRSS (in RssFile) for 4 MiB of kernel memory\n'

@@ -7,8 +7,9 @@
 #
 # Everything the run creates is private to it and removed on exit, also on
 # failure or Ctrl-C. That is a cgroup tree below the cgroup2 mount, three
-# network namespaces joined by veth pairs with documentation addresses, a
-# bpffs directory for the pins, and the processes this script started.
+# network namespaces joined by veth pairs with documentation addresses and
+# one with only loopback for the daemon, a bpffs directory for the pins, and
+# the processes this script started.
 # Firewall rules exist only inside the namespaces.
 #
 # Results go to .output/bench/results/: one TSV per measurement, the
@@ -123,6 +124,7 @@ cleanup() {
 	ip netns del "$NS_PLAIN" 2>/dev/null
 	ip netns del "$NS_NFT" 2>/dev/null
 	ip netns del "$NS_PEER" 2>/dev/null
+	ip netns del "$NS_DAEMON" 2>/dev/null
 
 	if ((status == 0)); then
 		log "done in $(awk -v s="$START_TIME" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.0f", e - s }') s; report: $RESULTS/report.md"
@@ -517,9 +519,11 @@ run_scale_calls() {
 
 # ---- daemon memory ----
 
-# Guarded cgroups per daemon run, and the loopback address of the metrics
-# endpoint inside the plain namespace.
+# Guarded cgroups per daemon run, the daemon's network namespace, and the
+# loopback address of its metrics endpoint there. The namespace is its own
+# because the TCP measurements leave the plain one's ports in TIME_WAIT.
 DAEMON_STEPS=(20 200)
+NS_DAEMON=$TAG-daemon
 DAEMON_METRICS=127.0.0.1:19464
 DAEMON_FLOOD_SECONDS=$((QUICK ? 2 : 5))
 
@@ -549,20 +553,20 @@ daemon_memory_row() {
 		"$(find "$CG_MOUNT" -type d 2>/dev/null | wc -l)"
 }
 
-# Read the metrics endpoint once from inside the plain namespace and print the body size in bytes.
+# Read the metrics endpoint once from inside the daemon's namespace and print the body size in bytes.
 scrape_metrics() {
-	in_ns "$NS_PLAIN" bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
+	in_ns "$NS_DAEMON" bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
 		printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' _ "$DAEMON_METRICS" |
 		sed '1,/^\r$/d' | wc -c
 }
 
-# Start 'mcguard daemon' in the plain namespace with the arguments $3...,
+# Start 'mcguard daemon' in its namespace with the arguments $3...,
 # wait until it has guarded all $2 cgroups, and set DAEMON_PID. $1 is its log.
 start_daemon() {
 	local log=$1 guards=$2 i
 	shift 2
 	# Not in_ns: a function in the background runs in a subshell, and $! must be the daemon.
-	nsenter --net="/run/netns/$NS_PLAIN" -- "$MCGUARD" "$@" >/dev/null 2>"$log" &
+	nsenter --net="/run/netns/$NS_DAEMON" -- "$MCGUARD" "$@" >/dev/null 2>"$log" &
 	DAEMON_PID=$!
 	STARTED_PIDS+=("$DAEMON_PID")
 
@@ -606,7 +610,7 @@ run_daemon_once() {
 	fi
 
 	"$MCGBENCH" flood --seconds "$DAEMON_FLOOD_SECONDS" --threads 2 --pin-root "$pin" \
-		--config "$(config_arg "$name" "$name/$(scale_name 1)" "$NS_PLAIN")" \
+		--config "$(config_arg "$name" "$name/$(scale_name 1)" "$NS_DAEMON")" \
 		>"$RESULTS/flood.tmp" || die "mcgbench flood into the daemon failed"
 	printf '%d\t%s\t%s\n' "$guards" "${metrics:-no}" "$(tail -n 1 "$RESULTS/flood.tmp" | cut -f1-7)" \
 		>>"$RESULTS/daemon-flood.tsv"
@@ -620,6 +624,7 @@ run_daemon_once() {
 run_daemon_memory() {
 	local guards
 	log "daemon memory: ${DAEMON_STEPS[*]} guarded cgroups, idle and after a ${DAEMON_FLOOD_SECONDS} s flood"
+	ip netns add "$NS_DAEMON" && ip -n "$NS_DAEMON" link set lo up || die "ip netns add $NS_DAEMON failed"
 	printf 'guards\tmetrics\tthreads\ttarget_rate\tseconds\tcalls\tcalls_per_s\tdenied\tdropped\n' \
 		>"$RESULTS/daemon-flood.tsv"
 	{
@@ -630,6 +635,7 @@ run_daemon_memory() {
 			run_daemon_once "$guards" -metrics
 		done
 	} >"$RESULTS/daemon-memory.tsv"
+	ip netns del "$NS_DAEMON"
 }
 
 main() {
