@@ -26,14 +26,23 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-DEP_PKGS := libbpf json-c libconfig libmicrohttpd libsystemd libcurl
-DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS) 2>/dev/null)
-DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS) 2>/dev/null || \
-	      echo -lbpf -ljson-c -lconfig -lmicrohttpd -lsystemd -lcurl) -lelf -lz -lpthread
+# Linked libraries, and libraries that mcguard opens with dlopen() only in the
+# mode that uses them (user/dynload.h): their headers are needed, their
+# sonames are compiled in.
+LINK_PKGS := libbpf json-c libconfig
+DLOPEN_PKGS := libmicrohttpd libcurl
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LINK_PKGS) $(DLOPEN_PKGS) 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null || \
+	      echo -lbpf -ljson-c -lconfig) -lelf -lz -lpthread -ldl
+# The SONAME of the development library the compiler would link, or $(2).
+soname = $(or $(shell objdump -p "$$($(CC) -print-file-name=$(1).so)" 2>/dev/null | \
+		      awk '$$1 == "SONAME" { print $$2 }'),$(2))
+DLOPEN_CFLAGS := -DMCG_MICROHTTPD_SONAME='"$(call soname,libmicrohttpd,libmicrohttpd.so.12)"' \
+		 -DMCG_CURL_SONAME='"$(call soname,libcurl,libcurl.so.4)"'
 
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(DEP_CFLAGS) \
-	  -DMCG_VERSION='"$(VERSION)"'
+	  -DMCG_VERSION='"$(VERSION)"' $(DLOPEN_CFLAGS)
 BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(VMLINUX_DIR)
 
 ifeq ($(SANITIZE),1)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # mcguard's benchmarks, run by `sudo make bench`: what a guard costs per call,
 # against an nftables ruleset and a cgroup_skb filter measured in the same
-# run, what its events cost, and how it scales to 1000 guards. The C side is
-# .output/bench/mcgbench; BENCHMARKS.md explains the method and the results.
+# run, what its events cost, how it scales to 1000 guards, and the memory of
+# 'mcguard daemon'. The C side is .output/bench/mcgbench; BENCHMARKS.md
+# explains the method and the results.
 #
 # Everything the run creates is private to it and removed on exit, also on
 # failure or Ctrl-C. That is a cgroup tree below the cgroup2 mount, three
-# network namespaces joined by veth pairs with documentation addresses, a
-# bpffs directory for the pins, and the processes this script started.
+# network namespaces joined by veth pairs with documentation addresses and
+# one with only loopback for the daemon, a bpffs directory for the pins, and
+# the processes this script started.
 # Firewall rules exist only inside the namespaces.
 #
 # Results go to .output/bench/results/: one TSV per measurement, the
@@ -124,6 +126,7 @@ cleanup() {
 	ip netns del "$NS_PLAIN" 2>/dev/null
 	ip netns del "$NS_NFT" 2>/dev/null
 	ip netns del "$NS_PEER" 2>/dev/null
+	ip netns del "$NS_DAEMON" 2>/dev/null
 
 	if ((status == 0)); then
 		log "done in $(awk -v s="$START_TIME" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.0f", e - s }') s; report: $RESULTS/report.md"
@@ -546,6 +549,127 @@ run_scale_calls() {
 	rm -f "$RESULTS/scale.tmp"
 }
 
+# ---- daemon memory ----
+
+# Guarded cgroups per daemon run, the daemon's network namespace, and the
+# loopback address of its metrics endpoint there. The namespace is its own
+# because the TCP measurements leave the plain one's ports in TIME_WAIT.
+DAEMON_STEPS=(20 200)
+NS_DAEMON=$TAG-daemon
+DAEMON_METRICS=127.0.0.1:19464
+DAEMON_FLOOD_SECONDS=$((QUICK ? 2 : 5))
+
+# Print VmHWM, VmRSS, RssAnon, RssFile and RssShmem of a process, in KiB.
+process_memory() {
+	awk '/^(VmHWM|VmRSS|RssAnon|RssFile|RssShmem):/ { v[$1] = $2 }
+		END { printf "%d\t%d\t%d\t%d\t%d", v["VmHWM:"], v["VmRSS:"], v["RssAnon:"], v["RssFile:"], v["RssShmem:"] }' \
+		"/proc/$1/status"
+}
+
+# Print, in KiB from /proc/PID/smaps: the resident pages of the BPF map
+# mappings, the file pages of shared libraries and the proportional set size.
+# The map mapping is the event ring, which libbpf maps with its data pages
+# twice. Library file pages can be shared with every process that maps the
+# same files, and the libraries' copied-on-write data counts in RssAnon.
+mapping_memory() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : ""); next }
+		/^Rss:/ { if (name ~ /^anon_inode:bpf-map/) ring += $2; else if (name ~ /\.so([.0-9]*)?$/) libs += $2 }
+		/^Anonymous:/ { if (name ~ /\.so([.0-9]*)?$/) libs -= $2 }
+		/^Pss:/ { pss += $2 }
+		END { printf "%d\t%d\t%d", ring, libs, pss }' "/proc/$1/smaps"
+}
+
+# Print one row of daemon-memory.tsv for the daemon $1 guarding $2 cgroups.
+daemon_memory_row() {
+	printf '%d\t%s\t%s\t%s\t%s\t%d\n' "$2" "$3" "$4" "$(process_memory "$1")" "$(mapping_memory "$1")" \
+		"$(find "$CG_MOUNT" -type d 2>/dev/null | wc -l)"
+}
+
+# Read the metrics endpoint once from inside the daemon's namespace and print the body size in bytes.
+scrape_metrics() {
+	in_ns "$NS_DAEMON" bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" &&
+		printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$1" >&3 && cat <&3' _ "$DAEMON_METRICS" |
+		sed '1,/^\r$/d' | wc -c
+}
+
+# Start 'mcguard daemon' in its namespace with the arguments $3...,
+# wait until it has guarded all $2 cgroups, and set DAEMON_PID. $1 is its log.
+start_daemon() {
+	local log=$1 guards=$2 i
+	shift 2
+	# Not in_ns: a function in the background runs in a subshell, and $! must be the daemon.
+	nsenter --net="/run/netns/$NS_DAEMON" -- "$MCGUARD" "$@" >/dev/null 2>"$log" &
+	DAEMON_PID=$!
+	STARTED_PIDS+=("$DAEMON_PID")
+
+	for ((i = 0; i < 300; i++)); do
+		grep -q 'started:' "$log" && break
+		kill -0 "$DAEMON_PID" 2>/dev/null || die "mcguard daemon exited: see $log"
+		sleep 0.05
+	done
+	grep -q 'started:' "$log" || die "mcguard daemon did not start within 15 s: see $log"
+	# nsenter execs the daemon in its own process, so the figures below are the daemon's.
+	[[ $(readlink "/proc/$DAEMON_PID/exe") == "$(readlink -f "$MCGUARD")" ]] ||
+		die "process $DAEMON_PID is not $MCGUARD: the memory figures would be another process's"
+	(($(grep -c 'guarding ' "$log") == guards)) ||
+		die "mcguard daemon guarded $(grep -c 'guarding ' "$log") of $guards cgroups: see $log"
+}
+
+# Run 'mcguard daemon' on a pin root of its own, guarding $1 new cgroups
+# below $CG_ROOT/daemon-$1$2 ($2 is "-metrics" for the run with the
+# endpoint, whose text grows with the number of guards). Take its memory once it has guarded them all, and again after a
+# flood of denied calls in one of them. The daemon loads the programs itself,
+# so VmHWM includes libbpf's load.
+run_daemon_once() {
+	local guards=$1 suffix=$2 name=daemon-$1$2 i cgroups pin args
+	local metrics=${suffix:+yes}
+	cgroups=$CG_ROOT/$name
+	pin=$PIN_DIR/$name
+	mkdir "$cgroups" || die "mkdir $cgroups failed"
+	for ((i = 1; i <= guards; i++)); do
+		mkdir "$cgroups/$(scale_name "$i")" || die "mkdir of daemon cgroup $i failed"
+	done
+
+	# The pattern is relative to the cgroup2 mount and matches only this run's cgroups.
+	args=(daemon --match "$TAG/$name/*" --pin-root "$pin" --reconcile 3600)
+	[[ -n $metrics ]] && args+=(--metrics "$DAEMON_METRICS")
+	start_daemon "$RESULTS/$name.log" "$guards" "${args[@]}"
+	sleep 1
+	daemon_memory_row "$DAEMON_PID" "$guards" "${metrics:-no}" idle
+	if [[ -n $metrics ]]; then
+		(($(scrape_metrics) > 0)) || die "the daemon's metrics endpoint returned nothing: see $RESULTS/$name.log"
+		daemon_memory_row "$DAEMON_PID" "$guards" "${metrics:-no}" scraped
+	fi
+
+	"$MCGBENCH" flood --seconds "$DAEMON_FLOOD_SECONDS" --threads 2 --pin-root "$pin" \
+		--config "$(config_arg "$name" "$name/$(scale_name 1)" "$NS_DAEMON")" \
+		>"$RESULTS/flood.tmp" || die "mcgbench flood into the daemon failed"
+	printf '%d\t%s\t%s\n' "$guards" "${metrics:-no}" "$(tail -n 1 "$RESULTS/flood.tmp" | cut -f1-7)" \
+		>>"$RESULTS/daemon-flood.tsv"
+	rm -f "$RESULTS/flood.tmp"
+	daemon_memory_row "$DAEMON_PID" "$guards" "${metrics:-no}" flood
+
+	stop_pid "$DAEMON_PID"
+	"$MCGUARD" detach --all --pin-root "$pin" >/dev/null 2>&1 || die "mcguard detach --all --pin-root $pin failed"
+}
+
+run_daemon_memory() {
+	local guards
+	log "daemon memory: ${DAEMON_STEPS[*]} guarded cgroups, idle and after a ${DAEMON_FLOOD_SECONDS} s flood"
+	ip netns add "$NS_DAEMON" && ip -n "$NS_DAEMON" link set lo up || die "ip netns add $NS_DAEMON failed"
+	printf 'guards\tmetrics\tthreads\ttarget_rate\tseconds\tcalls\tcalls_per_s\tdenied\tdropped\n' \
+		>"$RESULTS/daemon-flood.tsv"
+	{
+		printf 'guards\tmetrics\tphase\tvmhwm_kib\tvmrss_kib\trss_anon_kib\trss_file_kib\trss_shmem_kib'
+		printf '\tring_rss_kib\tlibrary_file_kib\tpss_kib\tcgroups_in_tree\n'
+		for guards in "${DAEMON_STEPS[@]}"; do
+			run_daemon_once "$guards" ""
+			run_daemon_once "$guards" -metrics
+		done
+	} >"$RESULTS/daemon-memory.tsv"
+	ip netns del "$NS_DAEMON"
+}
+
 main() {
 	check_prerequisites
 	trap cleanup EXIT
@@ -578,6 +702,7 @@ main() {
 	fi
 	run_format
 	run_scale_calls
+	run_daemon_memory
 
 	"$REPO_ROOT/bench/report.sh" "$RESULTS" >"$RESULTS/report.md" || die "bench/report.sh failed"
 }

@@ -14,7 +14,7 @@ BPFTOOL=${BPFTOOL:-bpftool}
 export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(clang llvm libclang-rt-dev make gcc pkg-config libbpf-dev libelf-dev zlib1g-dev
-	libjson-c-dev libconfig-dev libmicrohttpd-dev libsystemd-dev libcurl4-openssl-dev libcmocka-dev
+	libjson-c-dev libconfig-dev libmicrohttpd-dev libcurl4-openssl-dev libcmocka-dev
 	iproute2 util-linux python3 python3-pytest python3-aiosmtpd python3-yaml swaks nmap curl
 	openssl valgrind nftables iptables systemd)
 
@@ -101,8 +101,8 @@ for cmd in clang make gcc pkg-config ip nsenter unshare setpriv swaks nmap curl 
 	nft iptables-legacy iptables-nft-save systemd-analyze; do
 	command -v "$cmd" >/dev/null || die "$cmd not found on PATH after installing packages: install it by hand, then run make deps again"
 done
-pkg-config --exists libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd libcurl cmocka ||
-	die "pkg-config cannot find one of libbpf libelf zlib json-c libconfig libmicrohttpd libsystemd libcurl cmocka: check that their -dev packages are installed"
+pkg-config --exists libbpf libelf zlib json-c libconfig libmicrohttpd libcurl cmocka ||
+	die "pkg-config cannot find one of libbpf libelf zlib json-c libconfig libmicrohttpd libcurl cmocka: check that their -dev packages are installed"
 # Debian's python3-pytest, python3-aiosmtpd and python3-yaml are importable by
 # the system interpreter only, not by a pyenv or venv python3 earlier on PATH.
 /usr/bin/python3 -c 'import pytest, aiosmtpd, yaml' 2>/dev/null ||

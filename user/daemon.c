@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,7 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "cgroup.h"
 #include "engine.h"
@@ -34,6 +34,7 @@
 #include "kubepods.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "pod.h"
 #include "policy.h"
 #include "scan.h"
@@ -563,7 +564,7 @@ static void reload(struct daemon *d)
 	char notify[64];
 
 	snprintf(notify, sizeof(notify), "RELOADING=1\nMONOTONIC_USEC=%lld", monotonic_ns() / 1000);
-	sd_notify(0, notify);
+	mcg_notify(notify);
 	if (load_config(d, &next)) {
 		pr_err("reload failed: keeping the previous configuration");
 	} else {
@@ -583,7 +584,7 @@ static void reload(struct daemon *d)
 		pr_info("reloaded the configuration: %zu guard rule%s", d->config.rule_count,
 			d->config.rule_count == 1 ? "" : "s");
 	}
-	sd_notify(0, "READY=1");
+	mcg_notify("READY=1");
 }
 
 /* With --detach-on-exit: remove the guards of cgroups the configuration matches. */
@@ -725,6 +726,16 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 	}
 	if (load_config(&d, &d.config))
 		return MCG_EXIT_USAGE;
+#ifdef __GLIBC__
+	/*
+	 * The metrics text grows by about 4 KiB per guard and is rebuilt and
+	 * copied on every rescan and scrape. Once such a buffer is freed, glibc
+	 * raises its mmap threshold above it and later ones stay on the heap
+	 * (measured: up to 3.8 MiB more resident with 200 guards). A fixed
+	 * threshold (glibc's default, 128 KiB) returns each to the kernel on free.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 	code = mcg_require_root(cli);
 	if (code)
 		return code;
@@ -768,15 +779,23 @@ int mcg_cmd_daemon(struct mcg_cli *cli)
 
 	/* "started" follows the first scan: from then on inotify reports every new cgroup. */
 	reconcile(&d);
+#ifdef __GLIBC__
+	/*
+	 * Loading the programs and the first scan free most of what they
+	 * allocated. By itself glibc returns only a large free top of the heap,
+	 * and malloc_trim also releases the whole free pages inside it.
+	 */
+	malloc_trim(0);
+#endif
 	pr_info("started: %zu guard rule%s%s, pin root %s, rescan every %u s", d.config.rule_count,
 		d.config.rule_count == 1 ? "" : "s",
 		d.pods ? " and the selected pods of this node" : "", d.config.pin_root,
 		d.config.reconcile_seconds);
-	sd_notify(0, "READY=1\nSTATUS=guarding");
+	mcg_notify("READY=1\nSTATUS=guarding");
 
 	run_loop(&d);
 
-	sd_notify(0, "STOPPING=1");
+	mcg_notify("STOPPING=1");
 	if (cli->detach_on_exit)
 		detach_matching(&d);
 	mcg_event_reader_drain(d.reader);

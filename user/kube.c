@@ -9,9 +9,9 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
-#include <curl/curl.h>
 #include <json-c/json.h>
 
+#include "curlsym.h"
 #include "kube.h"
 #include "log.h"
 
@@ -200,10 +200,10 @@ static void free_transfer(struct transfer *t)
 	if (!t)
 		return;
 	if (t->easy) {
-		curl_multi_remove_handle(t->client->multi, t->easy);
-		curl_easy_cleanup(t->easy);
+		sym_curl_multi_remove_handle(t->client->multi, t->easy);
+		sym_curl_easy_cleanup(t->easy);
 	}
-	curl_slist_free_all(t->headers);
+	sym_curl_slist_free_all(t->headers);
 	if (t->tokener)
 		json_tokener_free(t->tokener);
 	free(t->body);
@@ -337,7 +337,7 @@ static size_t on_data(char *data, size_t one, size_t n, void *opaque)
 	long status = 0;
 
 	(void)one;
-	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	sym_curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (t->kind == TRANSFER_WATCH && status == 200)
 		return parse_watch_stream(t, data, n) ? n : 0;
 	return append_body(t, data, n) ? n : 0;
@@ -346,13 +346,13 @@ static size_t on_data(char *data, size_t one, size_t n, void *opaque)
 /* Append "?name=value" or "&name=value" to the URL in *url, with value escaped. */
 static int add_param(CURL *easy, char **url, const char *name, const char *value)
 {
-	char *escaped = curl_easy_escape(easy, value, 0), *grown;
+	char *escaped = sym_curl_easy_escape(easy, value, 0), *grown;
 	int len;
 
 	if (!escaped || !*url)
 		goto fail;
 	len = asprintf(&grown, "%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?", name, escaped);
-	curl_free(escaped);
+	sym_curl_free(escaped);
 	if (len < 0)
 		goto fail;
 	free(*url);
@@ -375,36 +375,36 @@ static struct transfer *new_transfer(struct mcg_kube_client *client, enum transf
 	t->client = client;
 	t->kind = kind;
 	t->started_ns = monotonic_ns();
-	if (read_token(client, token, sizeof(token)) || !(t->easy = curl_easy_init())) {
+	if (read_token(client, token, sizeof(token)) || !(t->easy = sym_curl_easy_init())) {
 		free_transfer(t);
 		return NULL;
 	}
 	snprintf(header, sizeof(header), "Authorization: Bearer %s", token);
 	explicit_bzero(token, sizeof(token));
-	t->headers = curl_slist_append(t->headers, header);
+	t->headers = sym_curl_slist_append(t->headers, header);
 	explicit_bzero(header, sizeof(header));
-	t->headers = curl_slist_append(t->headers, "Accept: application/json");
+	t->headers = sym_curl_slist_append(t->headers, "Accept: application/json");
 	if (kind == TRANSFER_EVENT)
-		t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
+		t->headers = sym_curl_slist_append(t->headers, "Content-Type: application/json");
 
-	curl_easy_setopt(t->easy, CURLOPT_URL, url);
-	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "mcguard/" MCG_VERSION);
-	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
-	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->error_buffer);
-	curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_SECONDS);
-	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT, timeout_seconds);
-	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	sym_curl_easy_setopt(t->easy, CURLOPT_URL, url);
+	sym_curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
+	sym_curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "mcguard/" MCG_VERSION);
+	sym_curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_data);
+	sym_curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
+	sym_curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
+	sym_curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->error_buffer);
+	sym_curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT, (long)CONNECT_TIMEOUT_SECONDS);
+	sym_curl_easy_setopt(t->easy, CURLOPT_TIMEOUT, timeout_seconds);
+	sym_curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "https");
+	sym_curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "https");
 #else
-	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	sym_curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
 	if (client->have_ca)
-		curl_easy_setopt(t->easy, CURLOPT_CAINFO, client->ca_path);
+		sym_curl_easy_setopt(t->easy, CURLOPT_CAINFO, client->ca_path);
 	return t;
 }
 
@@ -437,10 +437,10 @@ static char *pods_url(struct mcg_kube_client *client, bool watch)
 
 static void start_transfer(struct mcg_kube_client *client, struct transfer *t)
 {
-	CURLMcode err = curl_multi_add_handle(client->multi, t->easy);
+	CURLMcode err = sym_curl_multi_add_handle(client->multi, t->easy);
 
 	if (err != CURLM_OK)
-		pr_err("kubernetes: start a request: %s", curl_multi_strerror(err));
+		pr_err("kubernetes: start a request: %s", sym_curl_multi_strerror(err));
 }
 
 static void schedule_retry(struct mcg_kube_client *client)
@@ -559,7 +559,7 @@ static void fail_list(struct mcg_kube_client *client, struct transfer *t, CURLco
 
 	if (result != CURLE_OK)
 		snprintf(error, sizeof(error), "%s", t->error_buffer[0] ? t->error_buffer
-							       : curl_easy_strerror(result));
+							       : sym_curl_easy_strerror(result));
 	else
 		describe_status(t, status, error, sizeof(error));
 	count_stat(client, &client->stats.request_errors);
@@ -646,7 +646,7 @@ static void finish_watch(struct mcg_kube_client *client, struct transfer *t, CUR
 		describe_status(t, status, error, sizeof(error));
 	else
 		snprintf(error, sizeof(error), "%s", t->error_buffer[0] ? t->error_buffer
-							       : curl_easy_strerror(result));
+							       : sym_curl_easy_strerror(result));
 	count_stat(client, &client->stats.request_errors);
 	if (monotonic_ns() - t->started_ns >= HEALTHY_WATCH_NS)
 		client->backoff_ms = BACKOFF_MIN_MS;
@@ -670,7 +670,7 @@ static void finish_post(struct mcg_kube_client *client, struct transfer *t, CURL
 	}
 	if (result != CURLE_OK)
 		snprintf(error, sizeof(error), "%s", t->error_buffer[0] ? t->error_buffer
-							       : curl_easy_strerror(result));
+							       : sym_curl_easy_strerror(result));
 	else
 		describe_status(t, status, error, sizeof(error));
 	count_stat(client, &client->stats.events_failed);
@@ -682,14 +682,14 @@ static void finish_transfers(struct mcg_kube_client *client)
 	CURLMsg *message;
 	int left;
 
-	while ((message = curl_multi_info_read(client->multi, &left))) {
+	while ((message = sym_curl_multi_info_read(client->multi, &left))) {
 		struct transfer *t = NULL;
 		long status = 0;
 
 		if (message->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-		curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		sym_curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+		sym_curl_easy_getinfo(message->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		if (t->kind == TRANSFER_LIST)
 			finish_list(client, t, message->data.result, status);
 		else if (t->kind == TRANSFER_WATCH)
@@ -789,7 +789,7 @@ static void start_posts(struct mcg_kube_client *client)
 		snprintf(t->subject, sizeof(t->subject), "%s/%s", event.pod.namespace,
 			 event.pod.name);
 		t->payload = event_payload(client, &event);
-		curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->payload);
+		sym_curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->payload);
 		client->posts[slot] = t;
 		start_transfer(client, t);
 	}
@@ -806,7 +806,7 @@ static void *run_client(void *opaque)
 		if (!client->stream && now >= client->next_attempt_ns)
 			start_stream(client);
 		start_posts(client);
-		curl_multi_perform(client->multi, &running);
+		sym_curl_multi_perform(client->multi, &running);
 		finish_transfers(client);
 
 		if (!client->stream && client->next_attempt_ns > now)
@@ -815,7 +815,7 @@ static void *run_client(void *opaque)
 			wait_ms = 0;
 		if (wait_ms > 1000)
 			wait_ms = 1000;
-		curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
+		sym_curl_multi_poll(client->multi, NULL, 0, (int)wait_ms, NULL);
 	}
 	return NULL;
 }
@@ -844,8 +844,8 @@ struct mcg_kube_client *mcg_kube_client_start(const struct mcg_kube_settings *se
 	srandom((unsigned int)monotonic_ns());
 
 	client->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	client->multi = curl_multi_init();
-	client->escaper = curl_easy_init();
+	client->multi = sym_curl_multi_init();
+	client->escaper = sym_curl_easy_init();
 	if (client->event_fd < 0 || !client->multi || !client->escaper) {
 		pr_err("kubernetes: set up the API client: %s", strerror(errno));
 		mcg_kube_client_stop(client);
@@ -912,7 +912,7 @@ void mcg_kube_client_post_event(struct mcg_kube_client *client, const struct mcg
 	snprintf(slot->reason, sizeof(slot->reason), "%s", reason);
 	snprintf(slot->message, sizeof(slot->message), "%s", message);
 	pthread_mutex_unlock(&client->lock);
-	curl_multi_wakeup(client->multi);
+	sym_curl_multi_wakeup(client->multi);
 }
 
 void mcg_kube_client_stats(struct mcg_kube_client *client, struct mcg_kube_stats *stats)
@@ -928,16 +928,16 @@ void mcg_kube_client_stop(struct mcg_kube_client *client)
 		return;
 	if (client->thread_started) {
 		atomic_store(&client->stop, true);
-		curl_multi_wakeup(client->multi);
+		sym_curl_multi_wakeup(client->multi);
 		pthread_join(client->thread, NULL);
 	}
 	free_transfer(client->stream);
 	for (int i = 0; i < MAX_POSTS_IN_FLIGHT; i++)
 		free_transfer(client->posts[i]);
 	if (client->multi)
-		curl_multi_cleanup(client->multi);
+		sym_curl_multi_cleanup(client->multi);
 	if (client->escaper)
-		curl_easy_cleanup(client->escaper);
+		sym_curl_easy_cleanup(client->escaper);
 	if (client->event_fd >= 0)
 		close(client->event_fd);
 	forget_listed(client);

@@ -13,9 +13,9 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
-#include <curl/curl.h>
 
 #include "cgroup.h"
+#include "curlsym.h"
 #include "format.h"
 #include "kube.h"
 #include "kubepods.h"
@@ -137,10 +137,13 @@ usage:
 int mcg_pods_start(struct daemon *d)
 {
 	struct mcg_pods *pods = d->pods;
-	CURLcode err = curl_global_init(CURL_GLOBAL_DEFAULT);
+	CURLcode err;
 
+	if (mcg_curl_load())
+		return -1;
+	err = sym_curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (err) {
-		pr_err("kubernetes: initialize libcurl: %s", curl_easy_strerror(err));
+		pr_err("kubernetes: initialize libcurl: %s", sym_curl_easy_strerror(err));
 		return -1;
 	}
 	pods->curl_initialized = true;
@@ -695,7 +698,7 @@ void mcg_pods_stop(struct daemon *d)
 		return;
 	mcg_kube_client_stop(d->pods->client);
 	if (d->pods->curl_initialized)
-		curl_global_cleanup();
+		sym_curl_global_cleanup();
 	free(d->pods->entries);
 	free(d->pods);
 	d->pods = NULL;

@@ -6,9 +6,28 @@
 #include <string.h>
 #include <microhttpd.h>
 
+#include "dynload.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
+
+#ifndef MCG_MICROHTTPD_SONAME
+#define MCG_MICROHTTPD_SONAME "libmicrohttpd.so.12"
+#endif
+
+/* libmicrohttpd and the TLS library it links are loaded only when --metrics is given. */
+static __typeof__(MHD_start_daemon) *sym_MHD_start_daemon;
+static __typeof__(MHD_stop_daemon) *sym_MHD_stop_daemon;
+static __typeof__(MHD_create_response_from_buffer) *sym_MHD_create_response_from_buffer;
+static __typeof__(MHD_add_response_header) *sym_MHD_add_response_header;
+static __typeof__(MHD_queue_response) *sym_MHD_queue_response;
+static __typeof__(MHD_destroy_response) *sym_MHD_destroy_response;
+
+static const struct mcg_dynsym microhttpd_symbols[] = {
+	MCG_DYNSYM(MHD_start_daemon),		     MCG_DYNSYM(MHD_stop_daemon),
+	MCG_DYNSYM(MHD_create_response_from_buffer), MCG_DYNSYM(MHD_add_response_header),
+	MCG_DYNSYM(MHD_queue_response),		     MCG_DYNSYM(MHD_destroy_response),
+};
 
 struct mcg_metrics {
 	struct MHD_Daemon *httpd;
@@ -41,10 +60,10 @@ static enum MHD_Result serve(void *cls, struct MHD_Connection *connection, const
 	pthread_mutex_unlock(&metrics->lock);
 	if (!body)
 		return MHD_NO;
-	response = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(response, "Content-Type", "text/plain; version=0.0.4");
-	result = MHD_queue_response(connection, status, response);
-	MHD_destroy_response(response);
+	response = sym_MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	sym_MHD_add_response_header(response, "Content-Type", "text/plain; version=0.0.4");
+	result = sym_MHD_queue_response(connection, status, response);
+	sym_MHD_destroy_response(response);
 	return result;
 }
 
@@ -85,6 +104,12 @@ struct mcg_metrics *mcg_metrics_start(const char *listen)
 
 	if (!metrics)
 		return NULL;
+	if (!sym_MHD_start_daemon &&
+	    mcg_dynload(MCG_MICROHTTPD_SONAME, "the metrics endpoint (--metrics)", microhttpd_symbols,
+			sizeof(microhttpd_symbols) / sizeof(microhttpd_symbols[0]))) {
+		free(metrics);
+		return NULL;
+	}
 	if (parse_listen(listen, &addr)) {
 		pr_err("invalid metrics address \"%s\": expected ADDRESS:PORT, as 127.0.0.1:9464 or [::1]:9464",
 		       listen);
@@ -94,8 +119,9 @@ struct mcg_metrics *mcg_metrics_start(const char *listen)
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	pthread_mutex_init(&metrics->lock, NULL);
-	metrics->httpd = MHD_start_daemon(flags, 0, NULL, NULL, serve, metrics, MHD_OPTION_SOCK_ADDR,
-					  (struct sockaddr *)&addr, MHD_OPTION_END);
+	metrics->httpd = sym_MHD_start_daemon(flags, 0, NULL, NULL, serve, metrics,
+					      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+					      MHD_OPTION_END);
 	if (!metrics->httpd) {
 		pr_err("serve metrics on %s: failed to listen (address in use, or not on this host?)",
 		       listen);
@@ -125,7 +151,7 @@ void mcg_metrics_stop(struct mcg_metrics *metrics)
 {
 	if (!metrics)
 		return;
-	MHD_stop_daemon(metrics->httpd);
+	sym_MHD_stop_daemon(metrics->httpd);
 	pthread_mutex_destroy(&metrics->lock);
 	free(metrics->text);
 	free(metrics);

@@ -301,6 +301,39 @@ def test_metrics_match_status(env, daemons):
     assert "mcguard_guard_window_seconds_count" in text
 
 
+def mapped_libraries(pid):
+    """Return the file names of the shared objects that process pid maps."""
+    names = set()
+    with open(f"/proc/{pid}/maps", encoding="utf-8") as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and ".so" in fields[5]:
+                names.add(os.path.basename(fields[5]))
+    return names
+
+
+def maps_library(names, prefix):
+    return any(name.startswith(prefix) for name in names)
+
+
+def test_mode_libraries_loaded_on_demand(env, daemons):
+    cgroup = env.cgroup("svc")
+    match = env.relative(cgroup).lstrip("/")
+    plain = start_daemon(env, daemons, "--match", match)
+    plain_libraries = mapped_libraries(plain.process.pid)
+    assert plain.stop() == 0
+    with_metrics = start_daemon(env, daemons, "--match", match, "--metrics", "127.0.0.1:9464")
+    metrics_libraries = mapped_libraries(with_metrics.process.pid)
+    metrics_text(env, 9464)
+
+    assert maps_library(plain_libraries, "libbpf")
+    assert not maps_library(plain_libraries, "libmicrohttpd")
+    assert not maps_library(plain_libraries, "libcurl")
+    assert not maps_library(plain_libraries, "libsystemd")
+    assert maps_library(metrics_libraries, "libmicrohttpd")
+    assert not maps_library(metrics_libraries, "libcurl")
+
+
 def test_notify_protocol(env, daemons, tmp_path):
     path = str(tmp_path / "notify.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
