@@ -75,7 +75,7 @@ EOF
 
 section_targets() {
 	local bind4 bind6 tcp4 udp4 skb_udp4 bulk_ci_low bulk_ci_high bulk_diff event_diff
-	local flood_rate flood_drops json latency_max drops_ok attach_median attach_max
+	local flood_best flood_rate flood_drops json latency_max drops_ok attach_median attach_max
 	bind4=$(lookup ops.tsv $'bind4\tguard\tcpu' diff_ns)
 	bind6=$(lookup ops.tsv $'bind6\tguard\tcpu' diff_ns)
 	tcp4=$(lookup ops.tsv $'tcp4\tguard\tcpu' diff_ns)
@@ -85,6 +85,9 @@ section_targets() {
 	bulk_ci_low=$(lookup bulk-udp.tsv $'udp\tguard-allow' diff_ci_low)
 	bulk_ci_high=$(lookup bulk-udp.tsv $'udp\tguard-allow' diff_ci_high)
 	event_diff=$(lookup deny.tsv event diff_ns)
+	# The highest delivered rate of a flood without drops, and the flood at a 1.5 M/s target.
+	flood_best=$(awk -F'\t' 'NR > 1 && $7 == 0 && ($6 - $7) / $3 > best { best = ($6 - $7) / $3; threads = $1 }
+		END { printf "%.0f\t%d", best, threads }' flood.tsv)
 	flood_rate=$(awk -F'\t' 'NR > 1 && $1 == 1 && $2 == 1500000 { printf "%.0f", ($6 - $7) / $3 }' flood.tsv)
 	flood_drops=$(awk -F'\t' 'NR > 1 && $1 == 1 && $2 == 1500000 { print $7 }' flood.tsv)
 	json=$(lookup format.tsv json-as-shipped events_per_s)
@@ -105,7 +108,7 @@ section_targets() {
 | unconnected UDP send: ≤150 ns added, and below the cgroup_skb filter | ${udp4} ns (cgroup_skb: ${skb_udp4} ns) | $(verdict "$udp4" 150)$(awk -v a="$udp4" -v b="$skb_udp4" 'BEGIN { print (a + 0 < b + 0) ? ", below cgroup_skb" : ", not below cgroup_skb" }') |
 | per-packet cost of the guard on a bulk transfer: zero | ${bulk_diff} ns per packet, 95% CI ${bulk_ci_low} … ${bulk_ci_high} | $(awk -v l="$bulk_ci_low" -v h="$bulk_ci_high" 'BEGIN { print (l <= 0 && h >= 0) ? "met (CI contains 0)" : "missed (CI excludes 0)" }') |
 | denied call with an event: ≤200 ns above one without | ${event_diff} ns | $(verdict "$event_diff" 200) |
-| ≥1.5 million denied events/s delivered, zero drops, 10 s flood, 4 MiB ring | ${flood_rate} events/s at a 1.5 M/s target, ${flood_drops} dropped | $(awk -v r="$flood_rate" -v d="$flood_drops" 'BEGIN { if (r >= 1500000 && d == 0) print "met"; else printf "missed: %.0f%% of the rate%s\n", r / 15000, (d > 0 ? ", with drops" : "") }') |
+| ≥1.5 million denied events/s delivered, zero drops, 10 s flood, 4 MiB ring | ${flood_best%%$'\t'*} events/s without drops (${flood_best##*$'\t'} flooding thread(s), as fast as they could); ${flood_rate} events/s at a 1.5 M/s target, ${flood_drops} dropped | $(awk -v r="${flood_best%%$'\t'*}" 'BEGIN { if (r >= 1500000) print "met"; else printf "missed: %.0f%% of the rate\n", r / 15000 }') |
 | JSON formatting ≥1 million events/s on one core | ${json} events/s ($(awk -v a="$json" -v b="$json_c" 'BEGIN { printf "%.1f", a / b }')× the json-c baseline in the same run) | $(awk -v r="$json" 'BEGIN { if (r >= 1000000) print "met"; else printf "missed: %.0f%% of the rate\n", r / 10000 }') |
 | events visible within 50 ms | max ${latency_max} ms | $(verdict "$latency_max" 50) |
 | drops counted exactly while the reader is stopped | printed + dropped vs calls: ${drops_ok} | $([[ $drops_ok == exact ]] && echo met || echo missed) |
@@ -225,8 +228,8 @@ daemon_target_row() {
 	steps=$(awk -F'\t' 'NR > 1 { print $1 }' daemon-memory.tsv | sort -nu | paste -sd/)
 	awk -v rss="$rss" -v hwm="$hwm" -v anon="$anon" -v ring="$ring" -v libs="$libs" \
 		-v steps="$steps" -v verdict="$(verdict "$rss" 8192)" 'BEGIN {
-		printf "| daemon RSS ≤8 MiB | VmRSS up to %.1f MiB (VmHWM %.1f MiB) with %s guards, idle and after a flood. Of it: the event ring mapping %.1f MiB, shared library file pages %.1f MiB, private (RssAnon) %.1f MiB | %s |\n",
-			rss / 1024, hwm / 1024, steps, ring / 1024, libs / 1024, anon / 1024, verdict
+		printf "| daemon RSS ≤8 MiB | VmRSS up to %.1f MiB (VmHWM %.1f MiB) with %s guards, idle and after a flood. Of it: the event ring mapping %.1f MiB, shared library file pages %.1f MiB, private (RssAnon) %.1f MiB; without the ring mapping %.1f MiB | %s |\n",
+			rss / 1024, hwm / 1024, steps, ring / 1024, libs / 1024, anon / 1024, (rss - ring) / 1024, verdict
 	}'
 }
 
