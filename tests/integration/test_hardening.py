@@ -299,13 +299,35 @@ def test_soak_attach_detach_cycles(env):
     assert after == before
 
 
-def daemon_counts(pid):
+def other_cgroup_inodes(env):
+    """Return the inode numbers of the cgroups outside the test root."""
+    inodes = set()
+    for top, dirs, _ in os.walk(env.mount):
+        if top == env.root:
+            dirs.clear()
+            continue
+        inodes.add(os.stat(top).st_ino)
+    return inodes
+
+
+def daemon_counts(env, pid):
+    """Count the daemon's descriptors, and its inotify watches on the test's own cgroups.
+
+    The daemon watches every cgroup of the tree, and other work on the host
+    may add or remove cgroups meanwhile, so watches on those are not counted.
+    """
+    others = other_cgroup_inodes(env)
     fds = os.listdir(f"/proc/{pid}/fd")
     watches = 0
     for fd in fds:
         try:
             with open(f"/proc/{pid}/fdinfo/{fd}", encoding="utf-8") as info:
-                watches += sum(1 for line in info if line.startswith("inotify wd:"))
+                for line in info:
+                    if not line.startswith("inotify wd:"):
+                        continue
+                    # "inotify wd:3 ino:1a2b sdev:..." with the inode number in hex.
+                    inode = int(line.split(" ino:")[1].split()[0], 16)
+                    watches += inode not in others
         except OSError:
             pass
     return {"fds": len(fds), "watches": watches}
@@ -320,7 +342,7 @@ def test_soak_daemon_watch_cycles(env):
     cycles = max(SOAK_CYCLES // 5, 20)
     try:
         time.sleep(0.5)
-        before = daemon_counts(daemon.pid)
+        before = daemon_counts(env, daemon.pid)
         for cycle in range(cycles):
             path = env.cgroup(f"catchers/c{cycle}")
             deadline = time.monotonic() + 5
@@ -331,7 +353,7 @@ def test_soak_daemon_watch_cycles(env):
         deadline = time.monotonic() + 5
         while os.listdir(guards_dir) and time.monotonic() < deadline:
             time.sleep(0.1)
-        after = daemon_counts(daemon.pid)
+        after = daemon_counts(env, daemon.pid)
         pins_left = len(os.listdir(guards_dir))
     finally:
         daemon.send_signal(signal.SIGTERM)
