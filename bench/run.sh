@@ -310,6 +310,15 @@ record_environment() {
 
 config_arg() { printf '%s:%s:/run/netns/%s%s' "$1" "$CG_ROOT/$2" "$3" "${4:+:$4}"; }
 
+# One --config option, a word per line, for each configuration named in the
+# arguments that lives in the plain namespace in the cgroup of its own name.
+plain_configs() {
+	local name
+	for name in "$@"; do
+		printf -- '--config\n%s\n' "$(config_arg "$name" "$name" "$NS_PLAIN")"
+	done
+}
+
 # The --config option of the compared guard, when BENCH_COMPARE is set.
 compare_config() {
 	[[ -n $COMPARE ]] && printf -- '--config\n%s\n' "$(config_arg guard-compare guard-compare "$NS_PLAIN")"
@@ -331,13 +340,8 @@ run_ops() {
 run_breakdown() {
 	log "per-operation cost by program group, $BREAKDOWN_CYCLES cycles per op"
 	"$MCGBENCH" ops --cpu "$CPU" --cycles "$BREAKDOWN_CYCLES" --op bind4,tcp4,udp4 \
-		--config "$(config_arg base base "$NS_PLAIN")" \
-		--config "$(config_arg guard guard "$NS_PLAIN")" \
-		--config "$(config_arg guard-nobackstop guard-nobackstop "$NS_PLAIN")" \
-		--config "$(config_arg only-sock-addr only-sock-addr "$NS_PLAIN")" \
-		--config "$(config_arg only-sock-ops only-sock-ops "$NS_PLAIN")" \
-		--config "$(config_arg only-sock-create only-sock-create "$NS_PLAIN")" \
-		--config "$(config_arg only-setsockopt only-setsockopt "$NS_PLAIN")" \
+		$(plain_configs base guard guard-nobackstop only-sock-addr only-sock-ops \
+			only-sock-create only-setsockopt) \
 		$(compare_config) >"$RESULTS/breakdown.tsv" || die "mcgbench ops (breakdown) failed"
 }
 
@@ -347,12 +351,8 @@ run_breakdown() {
 run_floor() {
 	log "per-operation cost of the kernel's share, $BREAKDOWN_CYCLES cycles per op"
 	"$MCGBENCH" ops --cpu "$CPU" --cycles "$BREAKDOWN_CYCLES" --op bind4,tcp4,udp4 \
-		--config "$(config_arg base base "$NS_PLAIN")" \
-		--config "$(config_arg floor-create-noop floor-create-noop "$NS_PLAIN")" \
-		--config "$(config_arg floor-create-lo floor-create-lo "$NS_PLAIN")" \
-		--config "$(config_arg only-sock-create only-sock-create "$NS_PLAIN")" \
-		--config "$(config_arg floor-sock-ops-noop floor-sock-ops-noop "$NS_PLAIN")" \
-		--config "$(config_arg only-sock-ops only-sock-ops "$NS_PLAIN")" \
+		$(plain_configs base floor-create-noop floor-create-lo only-sock-create \
+			floor-sock-ops-noop only-sock-ops) \
 		>"$RESULTS/floor.tsv" || die "mcgbench ops (floor) failed"
 }
 
