@@ -59,9 +59,9 @@ const char *mcg_protocol_name(unsigned int protocol, char *buf, size_t size)
 char *mcg_format_time(unsigned long long wall_ns, char *buf, size_t size)
 {
 	/*
-	 * gmtime_r() and strftime() cost more than the rest of an event line.
-	 * A stream has many events per second, so each thread keeps the date
-	 * and time of the last second it formatted.
+	 * A stream has many events per second, so each thread keeps the date and
+	 * time of the last second it formatted instead of calling gmtime_r() and
+	 * strftime() for every event.
 	 */
 	static __thread unsigned long long cached_second = ~0ull;
 	static __thread char date[32];
@@ -188,35 +188,41 @@ json_object *mcg_event_json(const struct mcg_event *event, unsigned long long wa
 
 #define STRINGIFY_VALUE(x) STRINGIFY(x)
 #define STRINGIFY(x) #x
-#define APPEND_LITERAL(out, text) mcg_json_append(out, text, sizeof(text) - 1)
+#define APPEND_LITERAL(out, text) mcg_out_append(out, text, sizeof(text) - 1)
 
-void mcg_json_append(struct mcg_json_out *out, const char *text, size_t length)
+void mcg_out_append_cut(struct mcg_out *out, const char *text, size_t length)
 {
-	/* Once a piece does not fit, no later one does, so buf keeps a terminated prefix. */
-	if (out->len + length < out->size)
-		memcpy(out->buf + out->len, text, length);
-	else if (out->len < out->size)
-		out->buf[out->len] = '\0';
+	size_t room = out->len + 1 < out->size ? out->size - 1 - out->len : 0;
+
+	if (room)
+		memcpy(out->buf + out->len, text, room);
 	out->len += length;
 }
 
-size_t mcg_json_finish(struct mcg_json_out *out)
+size_t mcg_out_finish(struct mcg_out *out)
 {
-	if (out->len < out->size)
-		out->buf[out->len] = '\0';
+	if (out->size)
+		out->buf[out->len < out->size ? out->len : out->size - 1] = '\0';
 	return out->len;
 }
 
-void mcg_json_append_u64(struct mcg_json_out *out, unsigned long long value)
+/* Write the decimal digits of value at the end of digits[20] and return where they start. */
+static char *decimal(unsigned long long value, char digits[20])
 {
-	char digits[20];
-	size_t start = sizeof(digits);
+	char *start = digits + 20;
 
 	do {
-		digits[--start] = '0' + value % 10;
+		*--start = '0' + value % 10;
 		value /= 10;
 	} while (value);
-	mcg_json_append(out, digits + start, sizeof(digits) - start);
+	return start;
+}
+
+void mcg_out_append_u64(struct mcg_out *out, unsigned long long value)
+{
+	char digits[20], *start = decimal(value, digits);
+
+	mcg_out_append(out, start, digits + sizeof(digits) - start);
 }
 
 /*
@@ -339,7 +345,7 @@ static size_t escape_string(char *dst, const unsigned char *s, size_t length)
 	return len;
 }
 
-void mcg_json_append_string(struct mcg_json_out *out, const char *value, size_t length)
+void mcg_json_append_string(struct mcg_out *out, const char *value, size_t length)
 {
 	const unsigned char *bytes = (const unsigned char *)value;
 	size_t escaped;
@@ -359,27 +365,28 @@ void mcg_json_append_string(struct mcg_json_out *out, const char *value, size_t 
 	if (out->len + 2 + escaped < out->size) {
 		out->buf[out->len] = '"';
 		out->buf[out->len + 1 + escaped] = '"';
-	} else if (out->len < out->size) {
-		out->buf[out->len] = '\0';
+	} else {
+		/* A string that does not fit is left out whole. Counting it leaves no room after it. */
+		mcg_out_finish(out);
 	}
 	out->len += 2 + escaped;
 }
 
-static void append_c_string(struct mcg_json_out *out, const char *value)
+static void append_c_string(struct mcg_out *out, const char *value)
 {
 	mcg_json_append_string(out, value, value ? strlen(value) : 0);
 }
 
 /* For the names of mcguard's own tables and protocol numbers, which need no escaping. */
-static void append_name(struct mcg_json_out *out, const char *name)
+static void append_name(struct mcg_out *out, const char *name)
 {
-	mcg_json_append(out, name, strlen(name));
+	mcg_out_append(out, name, strlen(name));
 }
 
 size_t mcg_event_json_write(const struct mcg_event *event, unsigned long long wall_ns,
 			    const char *cgroup, const char *guard_cgroup, char *buf, size_t size)
 {
-	struct mcg_json_out out = { .buf = buf, .size = size };
+	struct mcg_out out = { .buf = buf, .size = size };
 	char time[40], address[INET6_ADDRSTRLEN], protocol[8];
 	bool ipv6 = event->family == MCG_FAMILY_IPV6;
 
@@ -398,7 +405,7 @@ size_t mcg_event_json_write(const struct mcg_event *event, unsigned long long wa
 	APPEND_LITERAL(&out, "\",\"address\":\"");
 	append_name(&out, mcg_format_addr(event->family, event->addr, address, sizeof(address)));
 	APPEND_LITERAL(&out, "\",\"port\":");
-	mcg_json_append_u64(&out, event->port);
+	mcg_out_append_u64(&out, event->port);
 	if (event->verdict == MCG_VERDICT_REWRITTEN) {
 		APPEND_LITERAL(&out, ",\"new_address\":\"");
 		append_name(&out, mcg_format_addr(event->family, event->new_addr, address,
@@ -406,29 +413,29 @@ size_t mcg_event_json_write(const struct mcg_event *event, unsigned long long wa
 		APPEND_LITERAL(&out, "\"");
 	}
 	APPEND_LITERAL(&out, ",\"pid\":");
-	mcg_json_append_u64(&out, event->pid);
+	mcg_out_append_u64(&out, event->pid);
 	APPEND_LITERAL(&out, ",\"comm\":");
 	/* comm is NUL-padded by the kernel, but a full 16 bytes has no NUL. */
 	mcg_json_append_string(&out, event->comm, strnlen(event->comm, MCG_COMM_LEN));
 	APPEND_LITERAL(&out, ",\"uid\":");
-	mcg_json_append_u64(&out, event->uid);
+	mcg_out_append_u64(&out, event->uid);
 	APPEND_LITERAL(&out, ",\"cgroup\":");
 	append_c_string(&out, cgroup);
 	APPEND_LITERAL(&out, ",\"cgroup_id\":");
-	mcg_json_append_u64(&out, event->cgroup_id);
+	mcg_out_append_u64(&out, event->cgroup_id);
 	APPEND_LITERAL(&out, ",\"guard_cgroup\":");
 	append_c_string(&out, guard_cgroup);
 	APPEND_LITERAL(&out, ",\"guard_cgroup_id\":");
-	mcg_json_append_u64(&out, event->guard_cgroup_id);
+	mcg_out_append_u64(&out, event->guard_cgroup_id);
 	APPEND_LITERAL(&out, "}");
-	return mcg_json_finish(&out);
+	return mcg_out_finish(&out);
 }
 
 size_t mcg_guard_count_json_write(const char *type, const char *time, const char *guard,
 				  __u64 guard_id, unsigned int hook, const char *count_key,
 				  unsigned long long count, char *buf, size_t size)
 {
-	struct mcg_json_out out = { .buf = buf, .size = size };
+	struct mcg_out out = { .buf = buf, .size = size };
 
 	APPEND_LITERAL(&out, "{\"schema\":" STRINGIFY_VALUE(MCG_JSON_SCHEMA) ",\"type\":");
 	append_c_string(&out, type);
@@ -437,15 +444,15 @@ size_t mcg_guard_count_json_write(const char *type, const char *time, const char
 	APPEND_LITERAL(&out, ",\"guard_cgroup\":");
 	append_c_string(&out, guard);
 	APPEND_LITERAL(&out, ",\"guard_cgroup_id\":");
-	mcg_json_append_u64(&out, guard_id);
+	mcg_out_append_u64(&out, guard_id);
 	APPEND_LITERAL(&out, ",\"hook\":");
 	append_c_string(&out, mcg_hook_name(hook));
 	APPEND_LITERAL(&out, ",");
 	append_c_string(&out, count_key);
 	APPEND_LITERAL(&out, ":");
-	mcg_json_append_u64(&out, count);
+	mcg_out_append_u64(&out, count);
 	APPEND_LITERAL(&out, "}");
-	return mcg_json_finish(&out);
+	return mcg_out_finish(&out);
 }
 
 int mcg_line_reserve(struct mcg_line *line, size_t size)
@@ -469,7 +476,7 @@ ssize_t mcg_event_json_line(struct mcg_line *line, const struct mcg_event *event
 {
 	size_t len, at, extra;
 
-	/* Most lines take 300 to 400 bytes, and long cgroup paths grow the buffer. */
+	/* A line is a few hundred bytes, and long cgroup paths grow the buffer. */
 	if (mcg_line_reserve(line, 1024))
 		return -ENOMEM;
 	len = mcg_event_json_write(event, wall_ns, cgroup, guard_cgroup, line->buf, line->size);
@@ -499,51 +506,16 @@ ssize_t mcg_event_json_line(struct mcg_line *line, const struct mcg_event *event
 	return len;
 }
 
-/* A text line in buf[size], cut to fit as snprintf() cuts it, with its full length counted. */
-struct text_out {
-	char *buf;
-	size_t size;
-	size_t len;
-};
-
-static void text_append(struct text_out *out, const char *text, size_t length)
-{
-	size_t room = out->size && out->len < out->size - 1 ? out->size - 1 - out->len : 0;
-
-	if (room)
-		memcpy(out->buf + out->len, text, length < room ? length : room);
-	out->len += length;
-}
-
 /* Append text, then spaces up to width, as "%-*s" does. */
-static void text_append_left(struct text_out *out, const char *text, size_t width)
+static void append_padded(struct mcg_out *out, const char *text, size_t width)
 {
 	static const char spaces[] = "                                                ";
 	size_t length = strlen(text);
 
-	text_append(out, text, length);
+	mcg_out_append(out, text, length);
 	for (; length < width; length += sizeof(spaces) - 1)
-		text_append(out, spaces, width - length < sizeof(spaces) - 1 ? width - length :
-									 sizeof(spaces) - 1);
-}
-
-static size_t text_finish(struct text_out *out)
-{
-	if (out->size)
-		out->buf[out->len < out->size ? out->len : out->size - 1] = '\0';
-	return out->len;
-}
-
-/* Write the decimal digits of value at the end of digits[20] and return where they start. */
-static char *decimal(unsigned long long value, char digits[20])
-{
-	char *start = digits + 20;
-
-	do {
-		*--start = '0' + value % 10;
-		value /= 10;
-	} while (value);
-	return start;
+		mcg_out_append(out, spaces, width - length < sizeof(spaces) - 1 ? width - length :
+									       sizeof(spaces) - 1);
 }
 
 /*
@@ -556,8 +528,8 @@ int mcg_event_text(const struct mcg_event *event, unsigned long long wall_ns,
 {
 	char time[40], endpoint[INET6_ADDRSTRLEN + 16], protocol[8], comm[MCG_COMM_LEN + 1];
 	char address[INET6_ADDRSTRLEN], digits[20], *number;
-	struct text_out out = { .buf = buf, .size = size };
-	struct text_out endpoint_out = { .buf = endpoint, .size = sizeof(endpoint) };
+	struct mcg_out out = { .buf = buf, .size = size };
+	struct mcg_out endpoint_out = { .buf = endpoint, .size = sizeof(endpoint) };
 	bool ipv6 = event->family == MCG_FAMILY_IPV6;
 	size_t length;
 
@@ -566,38 +538,38 @@ int mcg_event_text(const struct mcg_event *event, unsigned long long wall_ns,
 
 	mcg_format_addr(event->family, event->addr, address, sizeof(address));
 	if (ipv6)
-		text_append(&endpoint_out, "[", 1);
-	text_append(&endpoint_out, address, strlen(address));
+		mcg_out_append(&endpoint_out, "[", 1);
+	mcg_out_append(&endpoint_out, address, strlen(address));
 	if (ipv6)
-		text_append(&endpoint_out, "]", 1);
-	text_append(&endpoint_out, ":", 1);
+		mcg_out_append(&endpoint_out, "]", 1);
+	mcg_out_append(&endpoint_out, ":", 1);
 	number = decimal(event->port, digits);
-	text_append(&endpoint_out, number, digits + sizeof(digits) - number);
+	mcg_out_append(&endpoint_out, number, digits + sizeof(digits) - number);
 	if (event->verdict == MCG_VERDICT_REWRITTEN) {
 		mcg_format_addr(event->family, event->new_addr, address, sizeof(address));
-		text_append(&endpoint_out, "->", 2);
-		text_append(&endpoint_out, address, strlen(address));
+		mcg_out_append(&endpoint_out, "->", 2);
+		mcg_out_append(&endpoint_out, address, strlen(address));
 	}
-	text_finish(&endpoint_out);
+	mcg_out_finish(&endpoint_out);
 
-	text_append_left(&out, mcg_format_time(wall_ns, time, sizeof(time)), 27);
-	text_append(&out, " ", 1);
-	text_append_left(&out, mcg_hook_name(event->hook), 9);
-	text_append(&out, " ", 1);
-	text_append_left(&out, mcg_verdict_name(event->verdict), 10);
-	text_append(&out, " ", 1);
-	text_append_left(&out, mcg_protocol_name(event->protocol, protocol, sizeof(protocol)), 5);
-	text_append(&out, " ", 1);
-	text_append_left(&out, endpoint, 46);
-	text_append(&out, " ", 1);
+	append_padded(&out, mcg_format_time(wall_ns, time, sizeof(time)), 27);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, mcg_hook_name(event->hook), 9);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, mcg_verdict_name(event->verdict), 10);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, mcg_protocol_name(event->protocol, protocol, sizeof(protocol)), 5);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, endpoint, 46);
+	mcg_out_append(&out, " ", 1);
 	number = decimal(event->pid, digits);
 	length = digits + sizeof(digits) - number;
 	if (length < 6)
-		text_append(&out, "      ", 6 - length);
-	text_append(&out, number, length);
-	text_append(&out, " ", 1);
-	text_append_left(&out, comm, 16);
-	text_append(&out, " ", 1);
-	text_append_left(&out, cgroup ? cgroup : "?", 0);
-	return text_finish(&out);
+		mcg_out_append(&out, "      ", 6 - length);
+	mcg_out_append(&out, number, length);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, comm, 16);
+	mcg_out_append(&out, " ", 1);
+	append_padded(&out, cgroup ? cgroup : "?", 0);
+	return mcg_out_finish(&out);
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/types.h>
 #include <json-c/json.h>
 #include "mcguard.h"
@@ -40,27 +41,44 @@ json_object *mcg_event_json(const struct mcg_event *event, unsigned long long wa
 			    const char *cgroup, const char *guard_cgroup);
 
 /*
- * Direct JSON writing for the event stream, which cannot afford json-c's
- * per-event objects. The writers fill buf[size] much as snprintf() does.
- * They return the length of the whole text and store a NUL-terminated
- * prefix of it (all of it when it fits), so a return value >= size means
- * "retry with a larger buffer". Their output is byte for byte what json-c 0.16 prints with
- * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE for the same
- * members, except for bytes that are not valid UTF-8 (see
- * mcg_json_append_string()).
+ * Output into buf[size] that is cut to fit as snprintf() cuts it: len
+ * counts the whole text, and buf keeps a NUL-terminated prefix of it (all of
+ * it when it fits), so a length >= size means "retry with a larger buffer".
+ * The event writers below use it for JSON and text lines, which cannot
+ * afford json-c's objects or a format string per event.
  */
-struct mcg_json_out {
+struct mcg_out {
 	char *buf;
 	size_t size;
 	size_t len; /* length of the whole output so far, which may exceed size - 1 */
 };
 
-void mcg_json_append(struct mcg_json_out *out, const char *text, size_t length);
-/* A quoted and escaped JSON string of value[length], or null when value is NULL. */
-void mcg_json_append_string(struct mcg_json_out *out, const char *value, size_t length);
-void mcg_json_append_u64(struct mcg_json_out *out, unsigned long long value);
+/* The part of mcg_out_append() for a piece that does not fit whole. */
+void mcg_out_append_cut(struct mcg_out *out, const char *text, size_t length);
+
+/* Inline so that the pieces of constant length that make up a line are copied without a call. */
+static inline void mcg_out_append(struct mcg_out *out, const char *text, size_t length)
+{
+	if (out->len + length < out->size) {
+		memcpy(out->buf + out->len, text, length);
+		out->len += length;
+		return;
+	}
+	mcg_out_append_cut(out, text, length);
+}
+
+void mcg_out_append_u64(struct mcg_out *out, unsigned long long value);
 /* Terminate the output with a NUL and return its length, as snprintf() does. */
-size_t mcg_json_finish(struct mcg_json_out *out);
+size_t mcg_out_finish(struct mcg_out *out);
+
+/*
+ * Append a quoted and escaped JSON string of value[length], or null when
+ * value is NULL. A string that does not fit is left out whole. The JSON
+ * writers print byte for byte what json-c 0.16 prints with
+ * JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE for the same
+ * members, except for bytes that are not valid UTF-8, which become \ufffd.
+ */
+void mcg_json_append_string(struct mcg_out *out, const char *value, size_t length);
 
 /*
  * The members that a caller adds to an event's JSON object: a fragment such

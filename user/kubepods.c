@@ -653,9 +653,9 @@ static const char *container_of(const struct pod_entry *entry, __u64 cgroup_id)
 }
 
 /* Append a key, given with its punctuation, and a string value or null. */
-static void append_member(struct mcg_json_out *out, const char *key, const char *value)
+static void append_member(struct mcg_out *out, const char *key, const char *value)
 {
-	mcg_json_append(out, key, strlen(key));
+	mcg_out_append(out, key, strlen(key));
 	mcg_json_append_string(out, value, value ? strlen(value) : 0);
 }
 
@@ -664,7 +664,7 @@ size_t mcg_pods_describe_event(void *context, const struct mcg_event *event, boo
 {
 	struct mcg_pods *pods = context;
 	const struct pod_entry *entry = NULL;
-	struct mcg_json_out members = { .buf = out, .size = size };
+	struct mcg_out members = { .buf = out, .size = size };
 	const char *container;
 	int len;
 
@@ -688,8 +688,8 @@ size_t mcg_pods_describe_event(void *context, const struct mcg_event *event, boo
 	append_member(&members, ",\"pod\":", entry->pod.name);
 	append_member(&members, ",\"container\":", container);
 	append_member(&members, ",\"node\":", pods->settings.node_name);
-	mcg_json_append(&members, "}", 1);
-	return mcg_json_finish(&members);
+	mcg_out_append(&members, "}", 1);
+	return mcg_out_finish(&members);
 }
 
 void mcg_pods_stop(struct daemon *d)

@@ -87,18 +87,26 @@ static void test_event_json_fields(void **state)
 	json_object_put(obj);
 }
 
-static void test_event_json_denied_ipv4(void **state)
+/* sample_event() as a denied IPv4 connect to 203.0.113.5. */
+static struct mcg_event denied_ipv4_event(void)
 {
 	struct mcg_event event = sample_event();
-	json_object *obj, *value;
 
-	(void)state;
 	event.hook = MCG_HOOK_CONNECT4;
 	event.verdict = MCG_VERDICT_DENIED;
 	event.family = MCG_FAMILY_IPV4;
-	event.protocol = 132; /* SCTP */
 	memset(event.addr, 0, sizeof(event.addr));
 	inet_pton(AF_INET, "203.0.113.5", event.addr);
+	return event;
+}
+
+static void test_event_json_denied_ipv4(void **state)
+{
+	struct mcg_event event = denied_ipv4_event();
+	json_object *obj, *value;
+
+	(void)state;
+	event.protocol = 132; /* SCTP */
 	obj = mcg_event_json(&event, SAMPLE_WALL_NS, NULL, NULL);
 	assert_string_equal(get_string(obj, "address"), "203.0.113.5");
 	assert_string_equal(get_string(obj, "family"), "ipv4");
@@ -173,19 +181,14 @@ static void test_writer_fields(void **state)
 
 static void test_writer_denied_ipv4_null_cgroups(void **state)
 {
-	struct mcg_event event = sample_event();
+	struct mcg_event event = denied_ipv4_event();
 	json_object *obj, *value;
 
 	(void)state;
-	event.hook = MCG_HOOK_CONNECT4;
-	event.verdict = MCG_VERDICT_DENIED;
-	event.family = MCG_FAMILY_IPV4;
 	event.protocol = 250;
 	event.pid = 4294967295u;
 	event.uid = 4294967294u;
 	event.cgroup_id = 18446744073709551615ull;
-	memset(event.addr, 0, sizeof(event.addr));
-	inet_pton(AF_INET, "203.0.113.5", event.addr);
 	obj = write_and_parse(&event, NULL, NULL);
 	assert_string_equal(get_string(obj, "address"), "203.0.113.5");
 	assert_string_equal(get_string(obj, "family"), "ipv4");
@@ -447,15 +450,15 @@ static size_t describe_pod(void *context, const struct mcg_event *event, bool js
 			   size_t size)
 {
 	const char *name = context;
-	struct mcg_json_out members = { .buf = out, .size = size };
+	struct mcg_out members = { .buf = out, .size = size };
 
 	(void)event;
 	if (!json)
 		return snprintf(out, size, " pod=%s", name);
-	mcg_json_append(&members, ",\"kubernetes\":{\"pod\":", 21);
+	mcg_out_append(&members, ",\"kubernetes\":{\"pod\":", 21);
 	mcg_json_append_string(&members, name, strlen(name));
-	mcg_json_append(&members, ",\"container\":null}", 18);
-	return mcg_json_finish(&members);
+	mcg_out_append(&members, ",\"container\":null}", 18);
+	return mcg_out_finish(&members);
 }
 
 static void test_event_line_describe(void **state)
