@@ -19,6 +19,9 @@ int mcg_dynload(const char *soname, const char *purpose, const struct mcg_dynsym
 		if (!*symbols[i].address) {
 			pr_err("%s needs %s from %s, which it does not export: %s", purpose,
 			       symbols[i].name, soname, dlerror());
+			/* Callers test a resolved pointer to see whether the library is loaded. */
+			for (size_t j = 0; j < i; j++)
+				*symbols[j].address = NULL;
 			dlclose(library);
 			return -1;
 		}

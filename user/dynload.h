@@ -21,7 +21,7 @@ struct mcg_dynsym {
 /*
  * Open the library soname and fill in every symbol of the table. The library
  * stays loaded until exit. purpose names the feature in the error message.
- * Returns 0, or -1 after logging what is missing.
+ * Returns 0, or -1 after logging what is missing, with every symbol NULL.
  */
 int mcg_dynload(const char *soname, const char *purpose, const struct mcg_dynsym *symbols,
 		size_t count);
