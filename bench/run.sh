@@ -345,9 +345,9 @@ run_breakdown() {
 		$(compare_config) >"$RESULTS/breakdown.tsv" || die "mcgbench ops (breakdown) failed"
 }
 
-# What the kernel charges for the hooks the guard uses, beside the guard's own
-# programs: an empty sock_create program, one that only binds the socket to lo,
-# and an empty sock_ops program.
+# Measure what the kernel charges for the hooks the guard uses, beside the
+# guard's own programs: an empty sock_create program, one that only binds the
+# socket to lo, and an empty sock_ops program.
 run_floor() {
 	log "per-operation cost of the kernel's share, $BREAKDOWN_CYCLES cycles per op"
 	"$MCGBENCH" ops --cpu "$CPU" --cycles "$BREAKDOWN_CYCLES" --op bind4,tcp4,udp4 \

@@ -192,16 +192,16 @@ int mcg_cgroup_find_populated_child(const char *path, char *child, size_t size)
  * reader looks up every event's cgroup. One walk serves them all.
  *
  * Cgroup ids are never reused, so an id that a complete walk did not find
- * stays missing: the entry is marked gone and the id is not walked for again.
- * A gone entry keeps its path for naming until the walk after next drops it,
- * which bounds the table on hosts with cgroup churn and keeps a path that a
- * caller holds valid across one more lookup.
+ * stays missing: the entry is marked removed and the id is not walked for
+ * again. A removed entry keeps its path for naming until the walk after next
+ * drops it. That bounds the table on hosts with cgroup churn, and a path
+ * that a caller still uses stays valid across one more lookup.
  */
 struct path_entry {
 	__u64 id;		 /* 0 marks a free slot */
 	char *rel;		 /* below the mount, "/" for the root; NULL when never seen */
-	unsigned int generation; /* the walk that last saw the cgroup, or marked it gone */
-	bool gone;		 /* a complete walk did not find it */
+	unsigned int generation; /* the walk that last saw the cgroup, or marked it removed */
+	bool removed;		 /* a complete walk did not find it */
 };
 
 static struct {
@@ -209,7 +209,7 @@ static struct {
 	size_t capacity; /* a power of two */
 	size_t used;
 	unsigned int generation;
-	/* Paths replaced after a rename, freed at the walk after next like gone entries. */
+	/* Paths replaced after a rename, freed at the walk after next like removed entries. */
 	struct retired_path {
 		char *rel;
 		unsigned int generation;
@@ -237,8 +237,11 @@ static struct path_entry *path_find(__u64 id)
 	}
 }
 
-/* Move the entries into a table of the given capacity. drop_gone drops those gone before the last walk. */
-static int path_rehash(size_t capacity, bool drop_gone)
+/*
+ * Move the entries into a table of the given capacity. With drop_removed,
+ * leave out the cgroups that were found removed before the last walk.
+ */
+static int path_rehash(size_t capacity, bool drop_removed)
 {
 	struct path_entry *old = path_cache.slots, *slots = calloc(capacity, sizeof(*slots));
 	size_t old_capacity = path_cache.capacity;
@@ -254,7 +257,7 @@ static int path_rehash(size_t capacity, bool drop_gone)
 
 		if (!entry->id)
 			continue;
-		if (drop_gone && entry->gone && entry->generation != path_cache.generation) {
+		if (drop_removed && entry->removed && entry->generation != path_cache.generation) {
 			free(entry->rel);
 			continue;
 		}
@@ -313,7 +316,7 @@ static void path_seen(__u64 id, const char *rel)
 		entry->rel = copy;
 	}
 	entry->generation = path_cache.generation;
-	entry->gone = false;
+	entry->removed = false;
 }
 
 /*
@@ -358,15 +361,15 @@ static int walk_dir(int dir_fd, char *rel, size_t len)
 /* Free the paths retired before the last walk. */
 static void free_retired_paths(void)
 {
-	size_t kept = 0;
+	size_t remaining = 0;
 
 	for (size_t i = 0; i < path_cache.retired_count; i++) {
 		if (path_cache.retired[i].generation != path_cache.generation)
 			free(path_cache.retired[i].rel);
 		else
-			path_cache.retired[kept++] = path_cache.retired[i];
+			path_cache.retired[remaining++] = path_cache.retired[i];
 	}
-	path_cache.retired_count = kept;
+	path_cache.retired_count = remaining;
 }
 
 /* Name every cgroup below mount_point; returns -1 when the walk was incomplete. */
@@ -397,8 +400,8 @@ static int walk_tree(const char *mount_point)
 	for (size_t i = 0; i < path_cache.capacity; i++) {
 		struct path_entry *entry = &path_cache.slots[i];
 
-		if (entry->id && !entry->gone && entry->generation != path_cache.generation) {
-			entry->gone = true;
+		if (entry->id && !entry->removed && entry->generation != path_cache.generation) {
+			entry->removed = true;
 			entry->generation = path_cache.generation;
 		}
 	}
@@ -433,7 +436,7 @@ static const char *lookup_path(__u64 id, bool validate)
 	if (!id || (!mount_point[0] && mcg_cgroup_mount(mount_point, sizeof(mount_point))))
 		return NULL;
 	entry = path_find(id);
-	if (entry && entry->gone)
+	if (entry && entry->removed)
 		return validate ? NULL : entry->rel;
 	if (entry && entry->rel &&
 	    (!validate || cached_path_valid(mount_point, entry->rel, id)))
@@ -445,10 +448,10 @@ static const char *lookup_path(__u64 id, bool validate)
 		return NULL;
 	if (!entry->rel && complete) {
 		/* Not in a complete walk: the cgroup was removed, or the id was never one. */
-		entry->gone = true;
+		entry->removed = true;
 		entry->generation = path_cache.generation;
 	}
-	if (validate && (entry->gone || entry->generation != path_cache.generation))
+	if (validate && (entry->removed || entry->generation != path_cache.generation))
 		return NULL;
 	return entry->rel;
 }

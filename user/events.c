@@ -201,7 +201,10 @@ static int handle_event(void *data, void *raw, size_t size)
 	struct mcg_event_reader *reader = data;
 	const struct mcg_event *event = raw;
 
-	/* Filtered and folded records count too, because they can keep a drain going as well. */
+	/*
+	 * Filtered and folded records count too, because they can keep a drain going as well.
+	 * NOTE: no test keeps a drain going long enough to reach this flush.
+	 */
 	if (++reader->records_unchecked >= FLUSH_CHECK_RECORDS) {
 		reader->records_unchecked = 0;
 		if (clock_ns(CLOCK_MONOTONIC) - reader->flushed_ns >= FLUSH_INTERVAL_NS)
