@@ -16,28 +16,9 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "testdata.h"
 
 #define ID "3f4e1c9a7b2d8e6f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071"
-
-static char *read_data(const char *name)
-{
-	char path[512];
-	long size;
-	char *text;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", MCG_TEST_DATA, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	text = calloc(1, size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, size, f), size);
-	fclose(f);
-	return text;
-}
 
 static void test_container_id_valid(void **state)
 {

@@ -16,26 +16,7 @@
 #include <cmocka.h>
 
 #include "netfilter.h"
-
-static char *read_data(const char *name)
-{
-	char path[512];
-	long size;
-	char *text;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", MCG_TEST_DATA, name);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	size = ftell(f);
-	rewind(f);
-	text = calloc(1, size + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, size, f), size);
-	fclose(f);
-	return text;
-}
+#include "testdata.h"
 
 static bool reaches(const struct mcg_nf_rule *rule, const char *address)
 {
