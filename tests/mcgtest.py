@@ -121,6 +121,13 @@ def _stop_process(process, sig=signal.SIGTERM, grace=5):
         process.wait(timeout=grace)
 
 
+def run_daemon_config(binary, path, text, timeout=10):
+    """Write text as a daemon configuration at path and run `mcguard daemon --config path`."""
+    path.write_text(text + "\n")
+    return subprocess.run([binary, "daemon", "--config", str(path)], capture_output=True,
+                          text=True, timeout=timeout)
+
+
 class EventStream:
     """A background `mcguard events --json` whose output lines are parsed as they come.
 

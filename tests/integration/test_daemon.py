@@ -23,7 +23,7 @@ import urllib.request
 
 import pytest
 
-from mcgtest import HOOKS, REPO_ROOT
+from mcgtest import HOOKS, REPO_ROOT, run_daemon_config
 
 BIND_ANY = textwrap.dedent("""\
     import errno, socket, sys, time
@@ -251,10 +251,8 @@ def test_reload_bad_config_keeps_old(env, daemons, tmp_path):
 ])
 def test_config_errors_name_line(env, tmp_path, text, message):
     config = tmp_path / "bad.conf"
-    config.write_text(text + "\n")
 
-    result = subprocess.run([env.binary, "daemon", "--config", str(config)],
-                            capture_output=True, text=True, timeout=10)
+    result = run_daemon_config(env.binary, config, text)
 
     assert result.returncode == 2
     assert message in result.stderr

@@ -27,7 +27,7 @@ import uuid
 
 import pytest
 
-from mcgtest import HOOKS, TESTS_DIR
+from mcgtest import HOOKS, TESTS_DIR, run_daemon_config
 
 STANDIN = TESTS_DIR / "kube_standin.py"
 NODE = "node-a"
@@ -809,10 +809,8 @@ def test_config_group_kubernetes(env, standin, daemons, tmp_path):
 ])
 def test_config_kubernetes_errors(env, tmp_path, text, message):
     config = tmp_path / "bad.conf"
-    config.write_text(text + "\n")
 
-    result = subprocess.run([env.binary, "daemon", "--config", str(config)],
-                            capture_output=True, text=True, timeout=10)
+    result = run_daemon_config(env.binary, config, text)
 
     assert result.returncode == 2
     assert message in result.stderr
